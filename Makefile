@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# rust_wg: `make demo` runs the main job, `make test` runs every test. Both install what they need first
+# (scripts/deps.sh: apt, cargo, pip) and build the patched kernel into $(RUST_WG_CACHE) (default /var/cache/rust_wg).
+#
+# Variables: VARIANT=normal|debug|perf (kernel flavour), FILTER=REGEX (VM tests to run), RUST_WG_KVM=0|1 (force
+# TCG or KVM; default: probe), RUST_WG_CACHE=DIR.
+
+SHELL := /bin/bash
+VARIANT ?= normal
+export VARIANT
+TOP := $(CURDIR)
+KBUILD = $(shell VARIANT=$(VARIANT) $(TOP)/scripts/kernel.sh path)
+KENV = . $(TOP)/scripts/env.sh &&
+CARGO_JOBS ?= 2
+
+.PHONY: all deps kernel kernel-config module wgctl host-test vm-test test demo shell fuzz check-patches clean help
+
+all: module wgctl
+
+help:
+	@sed -n '3,9p' Makefile | sed 's/^# \{0,1\}//'
+	@echo "targets: demo test deps kernel module wgctl host-test vm-test shell fuzz check-patches clean"
+
+deps:
+	@scripts/deps.sh
+
+kernel: deps
+	@scripts/kernel.sh build
+
+# The out-of-tree module, built against the cached kernel (which must exist: `make kernel`).
+module:
+	@test -f $(KBUILD)/vmlinux || { echo "no kernel built for VARIANT=$(VARIANT): run 'make kernel'"; exit 1; }
+	@$(KENV) $(MAKE) -s -C $(KBUILD) M=$(TOP) RUSTC=$$KRUSTC BINDGEN=$$BINDGEN modules
+
+wgctl:
+	@if [ -f wgctl/Cargo.toml ]; then cargo build -q --release -j$(CARGO_JOBS) --manifest-path wgctl/Cargo.toml; fi
+
+host-test:
+	@scripts/test.sh --host-only
+
+vm-test: module wgctl
+	@selftests/run.sh --variant $(VARIANT) $(if $(FILTER),--filter '$(FILTER)')
+
+test:
+	@scripts/test.sh
+
+demo:
+	@scripts/demo.sh
+
+# An interactive shell in the VM, repository mounted read-only at the same path.
+shell: module
+	@scripts/vm.sh --variant $(VARIANT) --rwdir /tmp
+
+fuzz:
+	@for s in rust_wg/host/fuzz/run.sh wgctl/fuzz/run.sh; do [ -x $$s ] && $$s $${FUZZ_SECONDS:-600} || true; done
+
+check-patches:
+	@scripts/check-patches.sh
+
+clean:
+	@$(KENV) test -d $(KBUILD) && $(MAKE) -s -C $(KBUILD) M=$(TOP) clean || true
+	@rm -rf rust_wg/host/target wgctl/target

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Patched Linux 6.12 for rust_wg, built and cached outside the repository.
+#
+#   scripts/kernel.sh [prepare|apply|config|build|export|path|check-series] [VARIANT]
+#
+# Layout under $RUST_WG_CACHE (default /var/cache/rust_wg):
+#   src/linux-<debian version>/   pristine Debian source as a git repo, tag rust_wg-base, patches/ applied on top
+#   build/<variant>-<hash>/       O= build directory; <hash> covers source version + config fragments
+# The patch series is applied incrementally with git, so a changed series only rebuilds what it touches.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+. "$here/env.sh"
+
+VARIANT=${VARIANT:-${2:-normal}}
+JOBS=${JOBS:-$(($(nproc) + 1))}
+TARBALL=/usr/src/linux-source-6.12.tar.xz
+SRC_VERSION=$(dpkg-query -W -f='${Version}' linux-source-6.12)
+SRC=$RUST_WG_CACHE/src/linux-$SRC_VERSION
+PATCHES=$top/patches
+
+export GIT_AUTHOR_NAME=${GIT_AUTHOR_NAME:-rust_wg} GIT_AUTHOR_EMAIL=${GIT_AUTHOR_EMAIL:-rust_wg@localhost}
+export GIT_COMMITTER_NAME=rust_wg GIT_COMMITTER_EMAIL=rust_wg@localhost
+git_src() { git -C "$SRC" -c core.quotepath=off -c advice.detachedHead=false "$@"; }
+
+fragments() {
+	# Order matters: later fragments win.
+	echo "$SRC/tools/testing/selftests/wireguard/qemu/kernel.config"
+	echo "$top/scripts/config/base.config"
+	[ "$VARIANT" = debug ] && echo "$top/scripts/config/debug.config"
+	[ "$VARIANT" = perf ] && echo "$top/scripts/config/perf.config"
+	return 0
+}
+
+# One build directory per variant and source version; a change of config fragments regenerates .config in place
+# (so only what the change touches is rebuilt), keyed by the fragments' hash recorded next to it.
+build_dir() {
+	echo "$RUST_WG_CACHE/build/$VARIANT-$SRC_VERSION"
+}
+
+config_hash() {
+	{ echo "$SRC_VERSION $VNG_VERSION $VARIANT"; for f in $(fragments); do cat "$f"; done; } | sha256sum | cut -c1-16
+}
+
+prepare() {
+	[ -d "$SRC/.git" ] && git_src rev-parse -q --verify rust_wg-base >/dev/null && return 0
+	echo "kernel: unpacking $TARBALL ($SRC_VERSION)"
+	rm -rf "$SRC.tmp" && mkdir -p "$SRC.tmp"
+	tar -xf "$TARBALL" -C "$SRC.tmp" --strip-components=1
+	# Debian's top-level .gitignore ignores the whole tree ("/*", for its packaging repo); drop that so git tracks
+	# the sources and patches that add files show up in `git status`.
+	sed -i -e '/^\/\*$/d' -e '/^!\/debian\/$/d' "$SRC.tmp/.gitignore"
+	git -C "$SRC.tmp" init -q
+	git -C "$SRC.tmp" add -A
+	git -C "$SRC.tmp" commit -q -m "Debian linux-source-6.12 $SRC_VERSION"
+	git -C "$SRC.tmp" tag rust_wg-base
+	mv "$SRC.tmp" "$SRC"
+}
+
+# Write the series that is applied in the tree now, in the same format as patches/, to $1.
+series_of_tree() {
+	rm -rf "$1" && mkdir -p "$1"
+	git_src format-patch -q --no-signature --zero-commit --no-numbered -o "$1" rust_wg-base..HEAD
+}
+
+series_differs() {
+	local tmp
+	tmp=$(mktemp -d)
+	series_of_tree "$tmp"
+	local rc=0
+	diff -qr "$tmp" "$PATCHES" -x '*.md' -x '*.txt' -x '*.sh' >/dev/null 2>&1 || rc=1
+	rm -rf "$tmp"
+	return $((1 - rc))
+}
+
+apply() {
+	prepare
+	mkdir -p "$PATCHES"
+	series_differs || return 0
+	if [ -n "$(git_src status --porcelain --untracked-files=no)" ]; then
+		echo "kernel: $SRC has uncommitted changes; commit them (and run '$0 export') or reset them" >&2
+		exit 1
+	fi
+	echo "kernel: applying patches/ onto rust_wg-base"
+	git_src reset -q --hard rust_wg-base
+	local p
+	for p in "$PATCHES"/*.patch; do
+		[ -e "$p" ] || continue
+		git_src am -q --keep-cr "$p" || { git_src am --abort; echo "kernel: $p does not apply" >&2; exit 1; }
+	done
+}
+
+# For developers of the series: commits in $SRC become patches/*.patch.
+export_series() {
+	mkdir -p "$PATCHES"
+	rm -f "$PATCHES"/*.patch
+	series_of_tree "$PATCHES"
+	ls "$PATCHES"
+}
+
+config() {
+	local b
+	b=$(build_dir)
+	local h
+	h=$(config_hash)
+	[ -f "$b/.config" ] && [ "$(cat "$b/.rust_wg_config" 2>/dev/null)" = "$h" ] && return 0
+	mkdir -p "$b"
+	echo "kernel: configuring $b"
+	# virtme-ng's minimal config for this arch, then our fragments on top.
+	(cd "$SRC" && virtme-configkernel --arch x86_64 --defconfig O="$b" >/dev/null 2>&1) ||
+		(cd "$SRC" && vng --kconfig --build-dir "$b" >/dev/null)
+	for f in $(fragments); do
+		"$SRC/scripts/kconfig/merge_config.sh" -m -O "$b" "$b/.config" "$f" >/dev/null
+	done
+	make -s -C "$SRC" O="$b" LLVM= RUSTC="$KRUSTC" BINDGEN="$BINDGEN" olddefconfig
+	# Fail early when a fragment asked for something Kconfig dropped.
+	local missing=0 line
+	for f in $(fragments | tail -n +2); do
+		while read -r line; do
+			case "$line" in
+			CONFIG_*=n) grep -q "^${line%=n}=[ym]" "$b/.config" && { echo "kernel: still set: $line" >&2; missing=1; } ;;
+			CONFIG_*=*) grep -qx "$line" "$b/.config" || { echo "kernel: not set: $line" >&2; missing=1; } ;;
+			esac
+		done <"$f"
+	done
+	((missing == 0)) || exit 1
+	echo "$h" >"$b/.rust_wg_config"
+}
+
+build() {
+	apply
+	config
+	local b
+	b=$(build_dir)
+	echo "kernel: building $b (-j$JOBS)"
+	make -s -C "$SRC" O="$b" RUSTC="$KRUSTC" RUSTDOC="$KRUSTDOC" BINDGEN="$BINDGEN" -j"$JOBS" bzImage modules
+	rm -rf "$b/modroot.tmp"
+	make -s -C "$SRC" O="$b" RUSTC="$KRUSTC" BINDGEN="$BINDGEN" INSTALL_MOD_PATH="$b/modroot.tmp" \
+		INSTALL_MOD_STRIP=1 modules_install >/dev/null
+	rm -rf "$b/modroot" && mv "$b/modroot.tmp" "$b/modroot"
+	ln -sfn "$(basename "$b")" "$RUST_WG_CACHE/build/$VARIANT"
+	echo "kernel: ready $b"
+}
+
+case "${1:-build}" in
+prepare) prepare ;;
+apply) apply ;;
+config) apply && config ;;
+build) build ;;
+export) export_series ;;
+path) build_dir ;;
+src) echo "$SRC" ;;
+*) echo "usage: $0 [prepare|apply|config|build|export|path|src] [normal|debug|perf]" >&2; exit 2 ;;
+esac

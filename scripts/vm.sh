@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the project's kernel in a virtme-ng VM.
+#
+#   scripts/vm.sh [--variant V] [--rwdir DIR] [--exec CMD] [--memory M] [--cpus N] [-- extra vng args]
+#
+# KVM or TCG: RUST_WG_KVM=1 forces KVM, RUST_WG_KVM=0 forces TCG; unset, a probe decides once and caches the answer.
+# On these machines /dev/kvm comes from kvm_pvm (no VMX/SVM), under which a stock kernel hangs at
+# "Decompressing Linux...", so the probe boots with a timeout and falls back to TCG.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/env.sh"
+
+variant=${VARIANT:-normal}
+exec_cmd=""
+rwdirs=()
+memory=${VM_MEMORY:-2G}
+cpus=${VM_CPUS:-2}
+extra=()
+while (($#)); do
+	case "$1" in
+	--variant) variant=$2; shift 2 ;;
+	--rwdir) rwdirs+=(--rwdir "$2"); shift 2 ;;
+	--exec) exec_cmd=$2; shift 2 ;;
+	--memory) memory=$2; shift 2 ;;
+	--cpus) cpus=$2; shift 2 ;;
+	--) shift; extra=("$@"); break ;;
+	*) echo "vm.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+
+kbuild=$(VARIANT=$variant "$here/kernel.sh" path)
+image=$kbuild/arch/x86/boot/bzImage
+[ -f "$image" ] || { echo "vm.sh: no kernel at $image; run 'make kernel' first" >&2; exit 1; }
+
+kvm_works() {
+	local cache=$RUST_WG_CACHE/kvm-probe
+	if [ -n "${RUST_WG_KVM:-}" ]; then
+		[ "$RUST_WG_KVM" = 1 ]
+		return
+	fi
+	if [ -f "$cache" ] && [ "$(cat "$cache")" != "" ]; then
+		[ "$(cat "$cache")" = yes ]
+		return
+	fi
+	local ans=no
+	if [ -w /dev/kvm ] && ! [ -d /sys/module/kvm_pvm ]; then
+		# A real hypervisor: prove it boots this kernel within a minute.
+		if timeout 60 vng --run "$image" --cpus 1 --memory 512M --exec 'echo rust_wg-kvm-ok' 2>/dev/null |
+			grep -q rust_wg-kvm-ok; then
+			ans=yes
+		fi
+	fi
+	echo "$ans" >"$cache"
+	[ "$ans" = yes ]
+}
+
+accel=()
+if kvm_works; then
+	echo "vm: KVM" >&2
+else
+	echo "vm: TCG (no usable KVM: set RUST_WG_KVM=1 to force)" >&2
+	accel=(--disable-kvm)
+fi
+
+args=(--run "$image" "${accel[@]}" --cpus "$cpus" --memory "$memory" "${rwdirs[@]}"
+	--append "panic_on_warn=1 oops=panic softlockup_panic=0 hung_task_panic=0 nmi_watchdog=0" "${extra[@]}")
+if [ -n "$exec_cmd" ]; then
+	exec vng "${args[@]}" --exec "$exec_cmd"
+else
+	exec vng "${args[@]}"
+fi

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside the VM (as root): every selected test with a timeout, then checks dmesg for splats after each.
+# Writes `RESULT <name> PASS|FAIL|SKIP [detail]` lines to $RESULTS/results.txt.
+set -u
+. "$1"
+export RUST_WG_TOP KBUILD MODROOT RESULTS WGCTL RUST_WG_KO TEST_TIMEOUT VARIANT
+out=$RESULTS/results.txt
+: >"$out"
+result() { echo "RESULT $*" >>"$out"; sync; }
+
+# Kernel messages that mean a test broke the kernel, whatever its exit status.
+splat_re='(Oops|BUG:|WARNING:|KASAN|UBSAN|kernel BUG|general protection|possible recursive locking|possible circular locking|suspicious RCU usage|inconsistent lock state|sleeping function called from invalid context|blocked for more than|unreferenced object|Call Trace|rcu_sched self-detected|soft lockup|hard LOCKUP|refcount_t:|list_(add|del) corruption|double free|use-after-free|Kernel panic)'
+
+sysctl -qw kernel.panic_on_warn=1 kernel.panic_on_oops=1 2>/dev/null
+mkdir -p /run/netns /var/run/wireguard 2>/dev/null
+# Debian's iptables points at the nft backend, which this kernel config lacks; netns.sh needs the legacy one.
+shim=$(mktemp -d)
+for t in iptables ip6tables iptables-save ip6tables-save iptables-restore ip6tables-restore; do
+	[ -x "/usr/sbin/$t-legacy" ] && ln -sf "/usr/sbin/$t-legacy" "$shim/$t"
+done
+export PATH="$shim:$PATH"
+
+# Boot itself is the first test: it also carries the KUnit (Rust doctest) results.
+boot_splat=$(dmesg | grep -E "$splat_re" | grep -v -E 'panic_on_warn|KASAN: (disabled|enabled)|kasan' | head -n 5)
+if [ -n "$boot_splat" ]; then result boot FAIL "splat at boot: $(echo "$boot_splat" | head -n1)"; else result boot PASS; fi
+while read -r line; do
+	# KTAP suite summary, e.g. "# rust_doctests_kernel: pass:115 fail:0 skip:0 total:115"
+	suite=$(sed -E 's/.*# ([A-Za-z0-9_]+): pass:([0-9]+) fail:([0-9]+) skip:([0-9]+) total:([0-9]+).*/\1 \2 \3 \4 \5/' <<<"$line")
+	set -- $suite
+	if [ "$3" -eq 0 ] && [ "$2" -gt 0 ]; then
+		result "kunit-$1" PASS "pass:$2 skip:$4 total:$5"
+	else
+		result "kunit-$1" FAIL "pass:$2 fail:$3 skip:$4 total:$5"
+	fi
+done < <(dmesg | grep -E '# [A-Za-z0-9_]+: pass:[0-9]+ fail:[0-9]+ skip:[0-9]+ total:[0-9]+')
+
+for name in $TESTS; do
+	t=$RUST_WG_TOP/selftests/tests/$name.sh
+	before=$(dmesg | wc -l)
+	start=$(date +%s)
+	(cd "$RUST_WG_TOP" && timeout -k 5 "$TEST_TIMEOUT" bash "$t") >"$RESULTS/$name.log" 2>&1
+	rc=$?
+	secs=$(($(date +%s) - start))
+	splat=$(dmesg | tail -n +"$((before + 1))" | grep -E "$splat_re" | head -n 3)
+	if [ -n "$splat" ]; then
+		dmesg | tail -n +"$((before + 1))" >>"$RESULTS/$name.log"
+		result "$name" FAIL "kernel splat: $(echo "$splat" | head -n1)"
+	elif [ $rc -eq 0 ]; then
+		result "$name" PASS "${secs}s"
+	elif [ $rc -eq 4 ]; then
+		result "$name" SKIP "$(tail -n1 "$RESULTS/$name.log")"
+	elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+		result "$name" FAIL "timed out after ${TEST_TIMEOUT}s"
+	else
+		result "$name" FAIL "exit $rc after ${secs}s"
+	fi
+done
+
+# kmemleak (debug kernel): a final scan must find nothing.
+if [ -w /sys/kernel/debug/kmemleak ] || { mount -t debugfs none /sys/kernel/debug 2>/dev/null; [ -w /sys/kernel/debug/kmemleak ]; }; then
+	echo scan >/sys/kernel/debug/kmemleak; sleep 5; echo scan >/sys/kernel/debug/kmemleak
+	leaks=$(cat /sys/kernel/debug/kmemleak)
+	if [ -n "$leaks" ]; then
+		echo "$leaks" >"$RESULTS/kmemleak.log"
+		result kmemleak FAIL "$(grep -c unreferenced <<<"$leaks") unreferenced objects"
+	else
+		result kmemleak PASS
+	fi
+fi
+dmesg >"$RESULTS/dmesg.log"

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run the VM test suite: boot the project's kernel once, run selftests/tests/*.sh inside it, each with a timeout,
+# and fail a test that exits non-zero or leaves a kernel splat in dmesg. KUnit suites that ran at boot (the Rust
+# abstractions' doctests) are counted as tests too.
+#
+#   selftests/run.sh [--variant normal|debug] [--filter REGEX] [--timeout SECONDS]
+#
+# Prints one line per test and ends with `N passed, N failed, N skipped`. Exit status 0 iff nothing failed.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/env.sh"
+
+variant=${VARIANT:-normal}
+filter=${FILTER:-}
+timeout=${TEST_TIMEOUT:-600}
+while (($#)); do
+	case "$1" in
+	--variant) variant=$2; shift 2 ;;
+	--filter) filter=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+
+kbuild=$(VARIANT=$variant "$top/scripts/kernel.sh" path)
+results=$(mktemp -d "${TMPDIR:-/tmp}/rust_wg-vm.XXXXXX")
+chmod 777 "$results"
+
+tests=()
+for t in "$top"/selftests/tests/*.sh; do
+	[ -e "$t" ] || continue
+	name=$(basename "$t" .sh)
+	[ -n "$filter" ] && ! [[ $name =~ $filter ]] && continue
+	tests+=("$name")
+done
+
+cat >"$results/env" <<EOT
+RUST_WG_TOP=$top
+KBUILD=$kbuild
+MODROOT=$kbuild/modroot
+RESULTS=$results
+WGCTL=${WGCTL:-$top/wgctl/target/release/wgctl}
+RUST_WG_KO=$top/rust_wg/rust_wg.ko
+TEST_TIMEOUT=$timeout
+VARIANT=$variant
+TESTS="${tests[*]}"
+EOT
+
+echo "vm: ${#tests[@]} tests, kernel $kbuild, results $results"
+# The whole run is bounded: a hung guest must not hang CI.
+total_timeout=$(((${#tests[@]} + 2) * timeout + 300))
+timeout --foreground -k 10 "$total_timeout" \
+	"$top/scripts/vm.sh" --variant "$variant" --rwdir "$results" --memory "${VM_MEMORY:-2G}" \
+	--exec "bash $top/selftests/guest.sh $results/env" >"$results/console.log" 2>&1
+vm_rc=$?
+[ $vm_rc -ne 0 ] && echo "vm: guest exited with status $vm_rc (console: $results/console.log)"
+
+pass=0 fail=0 skip=0
+report() { # name status detail
+	printf '%-40s %s%s\n' "$1" "$2" "${3:+  ($3)}"
+	case "$2" in PASS) pass=$((pass + 1)) ;; SKIP) skip=$((skip + 1)) ;; *) fail=$((fail + 1)) ;; esac
+}
+declare -A seen=()
+if [ -f "$results/results.txt" ]; then
+	while read -r _ name status detail; do
+		seen[$name]=1
+		report "$name" "$status" "$detail"
+		if [ "$status" = FAIL ] && [ -f "$results/$name.log" ]; then
+			sed 's/^/    | /' "$results/$name.log" | tail -n 30
+		fi
+	done < <(grep '^RESULT ' "$results/results.txt")
+fi
+for name in "${tests[@]}"; do
+	[ -n "${seen[$name]:-}" ] || report "$name" FAIL "no result: the guest died or timed out, see $results/console.log"
+done
+if [ -z "${seen[boot]:-}" ]; then
+	report boot FAIL "guest never reported; tail of console:"
+	tail -n 40 "$results/console.log" | sed 's/^/    | /'
+fi
+echo "vm: $pass passed, $fail failed, $skip skipped"
+echo "$pass passed, $fail failed, $skip skipped" >"$results/summary"
+[ "$fail" -eq 0 ]
