@@ -17,8 +17,8 @@
 use super::addr::{IpAddr, SocketAddr};
 use super::crypto::{Crypto, CryptoError, Secret, KEY_LEN};
 use super::messages::{
-    mac1_parts, mac2_parts, CookieReply, MessageError, COOKIE_LEN, COOKIE_NONCE_LEN, COOKIE_SECRET_LATENCY,
-    COOKIE_SECRET_MAX_AGE, ENCRYPTED_COOKIE_LEN, MACS_LEN, PUBLIC_KEY_LEN,
+    mac1_parts, mac2_parts, CookieReply, MessageError, COOKIE_LEN, COOKIE_NONCE_LEN,
+    COOKIE_SECRET_LATENCY, COOKIE_SECRET_MAX_AGE, ENCRYPTED_COOKIE_LEN, MACS_LEN, PUBLIC_KEY_LEN,
 };
 use super::noise::birthdate_has_expired;
 
@@ -61,7 +61,10 @@ pub enum MacState {
     ValidMacWithCookieButRatelimited,
 }
 
-fn precompute_key<C: Crypto>(public: &[u8; PUBLIC_KEY_LEN], label: &[u8]) -> Result<[u8; KEY_LEN], CryptoError> {
+fn precompute_key<C: Crypto>(
+    public: &[u8; PUBLIC_KEY_LEN],
+    label: &[u8],
+) -> Result<[u8; KEY_LEN], CryptoError> {
     let mut key = [0; KEY_LEN];
     C::blake2s(&mut key, &[], &[label, public])?;
     Ok(key)
@@ -84,7 +87,11 @@ pub struct CookieChecker<C: Crypto> {
 
 impl<C: Crypto> CookieChecker<C> {
     /// Creates a checker for a device with public key `public` (or none yet), with a first random `secret`.
-    pub fn new(public: Option<&[u8; PUBLIC_KEY_LEN]>, secret: &[u8; KEY_LEN], now: u64) -> Result<Self, CookieError> {
+    pub fn new(
+        public: Option<&[u8; PUBLIC_KEY_LEN]>,
+        secret: &[u8; KEY_LEN],
+        now: u64,
+    ) -> Result<Self, CookieError> {
         let mut checker = Self {
             mac1_key: [0; KEY_LEN],
             cookie_encryption_key: [0; KEY_LEN],
@@ -97,7 +104,10 @@ impl<C: Crypto> CookieChecker<C> {
     }
 
     /// Recomputes the keys after the device's key changed, as `wg_cookie_checker_precompute_device_keys()`.
-    pub fn set_public_key(&mut self, public: Option<&[u8; PUBLIC_KEY_LEN]>) -> Result<(), CookieError> {
+    pub fn set_public_key(
+        &mut self,
+        public: Option<&[u8; PUBLIC_KEY_LEN]>,
+    ) -> Result<(), CookieError> {
         match public {
             Some(p) => {
                 self.mac1_key = precompute_key::<C>(p, MAC1_LABEL)?;
@@ -163,7 +173,9 @@ impl<C: Crypto> CookieChecker<C> {
             return MacState::InvalidMac;
         };
         let ok = match self.make_cookie(src) {
-            Ok(cookie) => matches!(compute_mac::<C>(covered, &cookie), Ok(m) if !C::memneq(&m, mac2)),
+            Ok(cookie) => {
+                matches!(compute_mac::<C>(covered, &cookie), Ok(m) if !C::memneq(&m, mac2))
+            }
             Err(_) => false,
         };
         if !ok {
@@ -229,8 +241,9 @@ impl<C: Crypto> CookieMaker<C> {
 
     /// Tells whether a cookie is held and young enough to use for mac2.
     pub fn has_valid_cookie(&self, now: u64) -> bool {
-        self.cookie_birthdate
-            .is_some_and(|b| !birthdate_has_expired(b, COOKIE_SECRET_MAX_AGE - COOKIE_SECRET_LATENCY, now))
+        self.cookie_birthdate.is_some_and(|b| {
+            !birthdate_has_expired(b, COOKIE_SECRET_MAX_AGE - COOKIE_SECRET_LATENCY, now)
+        })
     }
 
     /// Fills in mac1 and mac2 (zero without a valid cookie) of our handshake message `msg`, as

@@ -59,7 +59,9 @@ impl ReplayCounter {
 
     /// Accepts `their_counter` if it was not seen before and is not too old, and records it.
     pub fn validate(&mut self, their_counter: u64) -> bool {
-        if self.counter >= REJECT_AFTER_MESSAGES.wrapping_add(1) || their_counter >= REJECT_AFTER_MESSAGES {
+        if self.counter >= REJECT_AFTER_MESSAGES.wrapping_add(1)
+            || their_counter >= REJECT_AFTER_MESSAGES
+        {
             return false;
         }
         // Counters are stored off by one so that 0 means "nothing received yet"; this cannot overflow given the

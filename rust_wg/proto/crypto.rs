@@ -156,10 +156,7 @@ impl<C: Crypto, const N: usize> Drop for Secret<C, N> {
 /// HMAC-BLAKE2s-256 of the concatenation of `input` (at most three slices) under `key` (at most 64 bytes).
 ///
 /// This is RFC 2104 HMAC over BLAKE2s as the WireGuard paper defines `Hmac`; it is not keyed BLAKE2s.
-pub fn hmac<C: Crypto>(
-    key: &[u8],
-    input: &[&[u8]],
-) -> Result<Secret<C, HASH_LEN>, CryptoError> {
+pub fn hmac<C: Crypto>(key: &[u8], input: &[&[u8]]) -> Result<Secret<C, HASH_LEN>, CryptoError> {
     // Keys longer than a block would be hashed first; the protocol never uses them, so refuse rather than carry
     // an untested path.
     if key.len() > BLAKE2S_BLOCK_LEN || input.len() > 3 {

@@ -109,7 +109,8 @@ pub enum MessageError {
 /// `mtu` of 0 means unknown (pad freely), and an oversized (GSO) payload is padded as if it were its last MTU-sized
 /// segment.
 pub fn padding_len(len: usize, mtu: usize) -> usize {
-    let align = |n: usize| n.saturating_add(MESSAGE_PADDING_MULTIPLE - 1) & !(MESSAGE_PADDING_MULTIPLE - 1);
+    let align =
+        |n: usize| n.saturating_add(MESSAGE_PADDING_MULTIPLE - 1) & !(MESSAGE_PADDING_MULTIPLE - 1);
     if mtu == 0 {
         return align(len).saturating_sub(len);
     }
@@ -137,7 +138,10 @@ struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
     fn take<const N: usize>(&mut self) -> Result<&'a [u8; N], MessageError> {
-        let (head, tail) = self.0.split_first_chunk::<N>().ok_or(MessageError::Length)?;
+        let (head, tail) = self
+            .0
+            .split_first_chunk::<N>()
+            .ok_or(MessageError::Length)?;
         self.0 = tail;
         Ok(head)
     }
@@ -342,12 +346,17 @@ impl DataHeader {
 
 /// Splits a handshake message into the part mac1 covers, and mac1 itself.
 pub fn mac1_parts(msg: &[u8]) -> Result<(&[u8], &[u8; COOKIE_LEN]), MessageError> {
-    let (head, macs) = msg.split_last_chunk::<MACS_LEN>().ok_or(MessageError::Length)?;
-    let (mac1, _) = macs.split_first_chunk::<COOKIE_LEN>().ok_or(MessageError::Length)?;
+    let (head, macs) = msg
+        .split_last_chunk::<MACS_LEN>()
+        .ok_or(MessageError::Length)?;
+    let (mac1, _) = macs
+        .split_first_chunk::<COOKIE_LEN>()
+        .ok_or(MessageError::Length)?;
     Ok((head, mac1))
 }
 
 /// Splits a handshake message into the part mac2 covers, and mac2 itself.
 pub fn mac2_parts(msg: &[u8]) -> Result<(&[u8], &[u8; COOKIE_LEN]), MessageError> {
-    msg.split_last_chunk::<COOKIE_LEN>().ok_or(MessageError::Length)
+    msg.split_last_chunk::<COOKIE_LEN>()
+        .ok_or(MessageError::Length)
 }

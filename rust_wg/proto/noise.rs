@@ -30,9 +30,9 @@
 
 use super::crypto::{kdf, Crypto, CryptoError, Secret, HASH_LEN, KEY_LEN, TAG_LEN};
 use super::messages::{
-    Initiation, MessageError, Response, ENCRYPTED_STATIC_LEN, ENCRYPTED_TIMESTAMP_LEN, INITIATIONS_PER_SECOND,
-    KEEPALIVE_TIMEOUT, NSEC_PER_SEC, PUBLIC_KEY_LEN, REJECT_AFTER_MESSAGES, REJECT_AFTER_TIME, REKEY_AFTER_MESSAGES,
-    REKEY_AFTER_TIME, REKEY_TIMEOUT, TIMESTAMP_LEN,
+    Initiation, MessageError, Response, ENCRYPTED_STATIC_LEN, ENCRYPTED_TIMESTAMP_LEN,
+    INITIATIONS_PER_SECOND, KEEPALIVE_TIMEOUT, NSEC_PER_SEC, PUBLIC_KEY_LEN, REJECT_AFTER_MESSAGES,
+    REJECT_AFTER_TIME, REKEY_AFTER_MESSAGES, REKEY_AFTER_TIME, REKEY_TIMEOUT, TIMESTAMP_LEN,
 };
 
 const CONSTRUCTION: &[u8] = b"Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
@@ -85,7 +85,10 @@ pub fn tai64n(unix_secs: u64, nanos: u32) -> [u8; TIMESTAMP_LEN] {
     let nanos = nanos.min(999_999_999) & !(ROUND - 1);
     let secs = 0x4000_0000_0000_000a_u64.wrapping_add(unix_secs);
     let mut out = [0; TIMESTAMP_LEN];
-    for (d, s) in out.iter_mut().zip(secs.to_be_bytes().iter().chain(&nanos.to_be_bytes())) {
+    for (d, s) in out
+        .iter_mut()
+        .zip(secs.to_be_bytes().iter().chain(&nanos.to_be_bytes()))
+    {
         *d = *s;
     }
     out
@@ -136,7 +139,9 @@ fn blake2s<C: Crypto>(input: &[&[u8]]) -> Result<Hash<C>, NoiseError> {
 }
 
 /// Returns the initial chaining key and hash for a handshake whose responder has static key `responder`.
-fn handshake_init<C: Crypto>(responder: &[u8; PUBLIC_KEY_LEN]) -> Result<(Hash<C>, Hash<C>), NoiseError> {
+fn handshake_init<C: Crypto>(
+    responder: &[u8; PUBLIC_KEY_LEN],
+) -> Result<(Hash<C>, Hash<C>), NoiseError> {
     let ck = blake2s::<C>(&[CONSTRUCTION])?;
     let h = blake2s::<C>(&[ck.as_bytes(), IDENTIFIER])?;
     let h = blake2s::<C>(&[h.as_bytes(), responder])?;
@@ -149,7 +154,11 @@ fn mix_hash<C: Crypto>(h: &mut Hash<C>, data: &[u8]) -> Result<(), NoiseError> {
 }
 
 /// Mixes a public value into the chaining key (`message_ephemeral` in C: hash and chaining key).
-fn mix_ephemeral<C: Crypto>(ck: &mut Hash<C>, h: &mut Hash<C>, e: &[u8; PUBLIC_KEY_LEN]) -> Result<(), NoiseError> {
+fn mix_ephemeral<C: Crypto>(
+    ck: &mut Hash<C>,
+    h: &mut Hash<C>,
+    e: &[u8; PUBLIC_KEY_LEN],
+) -> Result<(), NoiseError> {
     mix_hash(h, e)?;
     *ck = kdf::<C>(ck.as_bytes(), e, 1)?.t1;
     Ok(())
@@ -174,20 +183,35 @@ fn mix_precomputed<C: Crypto>(ck: &mut Hash<C>, dh: &Key<C>) -> Result<Key<C>, N
     Ok(out.t2.duplicate())
 }
 
-fn mix_psk<C: Crypto>(ck: &mut Hash<C>, h: &mut Hash<C>, psk: &Key<C>) -> Result<Key<C>, NoiseError> {
+fn mix_psk<C: Crypto>(
+    ck: &mut Hash<C>,
+    h: &mut Hash<C>,
+    psk: &Key<C>,
+) -> Result<Key<C>, NoiseError> {
     let out = kdf::<C>(ck.as_bytes(), psk.as_bytes(), 3)?;
     *ck = out.t1.duplicate();
     mix_hash(h, out.t2.as_bytes())?;
     Ok(out.t3.duplicate())
 }
 
-fn seal<C: Crypto>(dst: &mut [u8], src: &[u8], key: &Key<C>, h: &mut Hash<C>) -> Result<(), NoiseError> {
+fn seal<C: Crypto>(
+    dst: &mut [u8],
+    src: &[u8],
+    key: &Key<C>,
+    h: &mut Hash<C>,
+) -> Result<(), NoiseError> {
     C::chacha20poly1305_encrypt(dst, src, h.as_bytes(), 0, key.as_bytes())?;
     mix_hash(h, dst)
 }
 
-fn open<C: Crypto>(dst: &mut [u8], src: &[u8], key: &Key<C>, h: &mut Hash<C>) -> Result<(), NoiseError> {
-    C::chacha20poly1305_decrypt(dst, src, h.as_bytes(), 0, key.as_bytes()).map_err(|_| NoiseError::Decrypt)?;
+fn open<C: Crypto>(
+    dst: &mut [u8],
+    src: &[u8],
+    key: &Key<C>,
+    h: &mut Hash<C>,
+) -> Result<(), NoiseError> {
+    C::chacha20poly1305_decrypt(dst, src, h.as_bytes(), 0, key.as_bytes())
+        .map_err(|_| NoiseError::Decrypt)?;
     mix_hash(h, src)
 }
 
@@ -335,7 +359,12 @@ impl<C: Crypto> Handshake<C> {
     pub fn set_identity(&mut self, identity: Option<&StaticIdentity<C>>) {
         let mut ss = Key::<C>::zero();
         let ok = match identity {
-            Some(id) => C::curve25519(ss.as_mut_bytes(), id.private.as_bytes(), &self.remote_static).is_ok(),
+            Some(id) => C::curve25519(
+                ss.as_mut_bytes(),
+                id.private.as_bytes(),
+                &self.remote_static,
+            )
+            .is_ok(),
             None => false,
         };
         if !ok {
@@ -443,7 +472,11 @@ impl<C: Crypto> Handshake<C> {
     /// `now` is monotonic nanoseconds, used for the flood check. On success the state becomes
     /// [`HandshakeState::ConsumedInitiation`] and a previously registered index (returned by
     /// [`Handshake::local_index`] before the call) is no longer used.
-    pub fn consume_initiation(&mut self, candidate: InitiationCandidate<C>, now: u64) -> Result<(), NoiseError> {
+    pub fn consume_initiation(
+        &mut self,
+        candidate: InitiationCandidate<C>,
+        now: u64,
+    ) -> Result<(), NoiseError> {
         if C::memneq(&candidate.remote_static, &self.remote_static) {
             return Err(NoiseError::WrongPeer);
         }
@@ -472,7 +505,10 @@ impl<C: Crypto> Handshake<C> {
         }
 
         self.latest_timestamp = t;
-        if self.last_initiation_consumption.is_none_or(|last| last < now) {
+        if self
+            .last_initiation_consumption
+            .is_none_or(|last| last < now)
+        {
             self.last_initiation_consumption = Some(now);
         }
         self.state = HandshakeState::ConsumedInitiation {
@@ -538,7 +574,11 @@ impl<C: Crypto> Handshake<C> {
     }
 
     /// Consumes a response to our initiation. The caller found this handshake by `msg.receiver_index`.
-    pub fn consume_response(&mut self, identity: &StaticIdentity<C>, msg: &Response<'_>) -> Result<(), NoiseError> {
+    pub fn consume_response(
+        &mut self,
+        identity: &StaticIdentity<C>,
+        msg: &Response<'_>,
+    ) -> Result<(), NoiseError> {
         let HandshakeState::CreatedInitiation {
             local_index,
             ephemeral_private,
@@ -767,6 +807,9 @@ impl<K> Keypairs<K> {
 
     /// Iterates over the occupied slots: current, previous, next.
     pub fn iter(&self) -> impl Iterator<Item = &K> {
-        self.current.iter().chain(self.previous.iter()).chain(self.next.iter())
+        self.current
+            .iter()
+            .chain(self.previous.iter())
+            .chain(self.next.iter())
     }
 }

@@ -101,7 +101,9 @@ fn source_key(addr: &IpAddr) -> (u64, bool) {
         IpAddr::V4(a) => (u64::from(u32::from_be_bytes(*a)), false),
         IpAddr::V6(a) => {
             // Only the /64 counts, so one host cannot escape by walking its own subnet.
-            let (prefix, _) = a.split_first_chunk::<8>().map_or(([0; 8], ()), |(p, _)| (*p, ()));
+            let (prefix, _) = a
+                .split_first_chunk::<8>()
+                .map_or(([0; 8], ()), |(p, _)| (*p, ()));
             (u64::from_be_bytes(prefix), true)
         }
     }
@@ -110,7 +112,11 @@ fn source_key(addr: &IpAddr) -> (u64, bool) {
 impl<S: AsRef<[Slot]> + AsMut<[Slot]>> Ratelimiter<S> {
     /// Creates a ratelimiter over `slots` (all must be [`Slot::EMPTY`]) hashed under the random `key`.
     pub fn new(slots: S, key: [u64; 2]) -> Self {
-        let mut rl = Self { slots, key, entries: 0 };
+        let mut rl = Self {
+            slots,
+            key,
+            entries: 0,
+        };
         rl.clear();
         rl
     }
@@ -169,7 +175,10 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>> Ratelimiter<S> {
             }
             if slot.ip == ip && slot.is_v6 == is_v6 && slot.scope == scope {
                 // The burst is part of the maximum balance rather than of the rate, as in the C driver.
-                let tokens = TOKEN_MAX.min(slot.tokens.saturating_add(now.saturating_sub(slot.last_time_ns)));
+                let tokens = TOKEN_MAX.min(
+                    slot.tokens
+                        .saturating_add(now.saturating_sub(slot.last_time_ns)),
+                );
                 slot.last_time_ns = now;
                 let ok = tokens >= PACKET_COST;
                 slot.tokens = if ok { tokens - PACKET_COST } else { tokens };

@@ -1,1 +1,19 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Host build of the rust_wg protocol core (`rust_wg/proto`), with a RustCrypto implementation of its crypto trait.
+//!
+//! The core itself is `no_std` and allocation-free; this crate only adds [`host_crypto::HostCrypto`] and
+//! [`host_crypto::ArcPtr`], and carries the tests (`tests/`) and fuzz targets (`fuzz/`).
+
 #![no_std]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+#[path = "../../proto/mod.rs"]
+mod proto;
+
+pub use proto::*;
+
+pub mod host_crypto;
