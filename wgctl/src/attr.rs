@@ -95,7 +95,10 @@ pub fn payload(a: &Attr) -> &[u8] {
 }
 
 pub fn get_u8(a: &Attr) -> Option<u8> {
-    payload(a).first().copied().filter(|_| payload(a).len() == 1)
+    payload(a)
+        .first()
+        .copied()
+        .filter(|_| payload(a).len() == 1)
 }
 
 pub fn get_u16(a: &Attr) -> Option<u16> {
@@ -134,7 +137,12 @@ pub fn genl(cmd: u8, version: u8, attrs: Attrs) -> Result<GenlMsg, SerError> {
 }
 
 /// Wraps a generic netlink message in a netlink header.
-pub fn wrap(family: u16, flags: NlmF, seq: u32, msg: GenlMsg) -> Result<Nlmsghdr<u16, GenlMsg>, SerError> {
+pub fn wrap(
+    family: u16,
+    flags: NlmF,
+    seq: u32,
+    msg: GenlMsg,
+) -> Result<Nlmsghdr<u16, GenlMsg>, SerError> {
     NlmsghdrBuilder::default()
         .nl_type(family)
         .nl_flags(flags)
