@@ -3,11 +3,15 @@ pub mod attr;
 pub mod config;
 #[cfg(test)]
 mod fake_kernel;
+pub mod json;
 pub mod key;
 pub mod model;
 pub mod msg_get;
 pub mod msg_set;
+pub mod netlink;
 pub mod resolve;
+pub mod show;
 pub mod sockaddr;
+pub mod textfmt;
 pub mod uapi;
 pub mod values;

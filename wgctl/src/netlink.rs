@@ -1,0 +1,363 @@
+//! The netlink socket side: family resolution, requests with ACK / extended ACK
+//! handling, GET dumps with NLM_F_DUMP_INTR retry, SET sequences, and interface listing.
+
+use std::io;
+
+use neli::{
+    consts::{
+        genl::{CtrlAttr, CtrlAttrMcastGrp, CtrlCmd},
+        nl::{GenlId, NlmF, NlmsgerrAttr},
+        rtnl::{Arphrd, Ifla, IflaInfo, RtAddrFamily, Rtm},
+        socket::NlFamily,
+    },
+    err::{DeError, SerError, SocketError},
+    genl::Genlmsghdr,
+    nl::{NlPayload, Nlmsghdr, NlmsghdrBuilder},
+    rtnl::{Ifinfomsg, IfinfomsgBuilder},
+    socket::synchronous::NlSocketHandle,
+    types::{Buffer, GenlBuffer},
+    utils::Groups,
+    FromBytesWithInput,
+};
+
+use crate::attr::{self, GenlMsg};
+use crate::model::Device;
+use crate::msg_get::{self, DumpAssembler, ParseError};
+use crate::msg_set::{self, BuildError};
+
+/// Errors of netlink operations.
+#[derive(Debug, thiserror::Error)]
+pub enum NlError {
+    #[error("generic netlink family \"{0}\" not found (is the module loaded?)")]
+    NoFamily(String),
+    #[error("multicast group \"{group}\" not found in family \"{family}\"")]
+    NoGroup { family: String, group: String },
+    #[error("{}{}", io::Error::from_raw_os_error(*.errno), .extack.as_ref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    Kernel { errno: i32, extack: Option<String> },
+    #[error("netlink socket: {0}")]
+    Socket(#[from] SocketError),
+    #[error("building netlink message: {0}")]
+    Ser(#[from] SerError),
+    #[error("parsing netlink message: {0}")]
+    De(#[from] DeError),
+    #[error("{0}")]
+    Parse(#[from] ParseError),
+    #[error("{0}")]
+    Build(#[from] BuildError),
+    #[error("interface name {0:?} is too long")]
+    NameTooLong(String),
+    #[error("dump kept being interrupted; giving up after {0} tries")]
+    Interrupted(usize),
+}
+
+impl NlError {
+    /// The errno, if the kernel refused the request.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            NlError::Kernel { errno, .. } => Some(*errno),
+            _ => None,
+        }
+    }
+}
+
+/// A resolved generic netlink family.
+#[derive(Clone, Debug)]
+pub struct Family {
+    pub name: String,
+    pub id: u16,
+    pub groups: Vec<(String, u32)>,
+}
+
+/// A generic netlink connection to one family.
+pub struct Genl {
+    sock: NlSocketHandle,
+    pub family: Family,
+    seq: u32,
+}
+
+/// What one request returned.
+struct Reply {
+    msgs: Vec<GenlMsg>,
+    interrupted: bool,
+}
+
+fn extack_text(attrs: &GenlBuffer<NlmsgerrAttr, Buffer>) -> Option<String> {
+    attrs
+        .iter()
+        .find(|a| *a.nla_type().nla_type() == NlmsgerrAttr::Msg)
+        .map(|a| {
+            let p: &[u8] = a.nla_payload().as_ref();
+            let end = p.iter().position(|&c| c == 0).unwrap_or(p.len());
+            String::from_utf8_lossy(&p[..end]).into_owned()
+        })
+}
+
+fn open_socket(proto: NlFamily) -> Result<NlSocketHandle, NlError> {
+    let sock = NlSocketHandle::connect(proto, None, Groups::empty())?;
+    // Ask for the kernel's error strings (NLMSGERR_ATTR_MSG); older kernels lack the
+    // option, which only costs the text.
+    let _ = sock.enable_ext_ack(true);
+    Ok(sock)
+}
+
+/// Sends one message and collects replies until its ACK or NLMSG_DONE.
+fn transact<P>(
+    sock: &NlSocketHandle,
+    seq: u32,
+    msg: &Nlmsghdr<u16, P>,
+) -> Result<(Vec<Buffer>, bool), NlError>
+where
+    P: neli::Size + neli::ToBytes + std::fmt::Debug,
+{
+    sock.send(msg)?;
+    let mut out = Vec::new();
+    let mut interrupted = false;
+    loop {
+        let (iter, _) = sock.recv::<u16, Buffer>()?;
+        for m in iter {
+            let m = m?;
+            if *m.nl_seq() != seq {
+                continue;
+            }
+            if m.nl_flags().contains(NlmF::DUMP_INTR) {
+                interrupted = true;
+            }
+            match m.nl_payload() {
+                NlPayload::Payload(b) => out.push(b.clone()),
+                NlPayload::Ack(_) | NlPayload::Empty => return Ok((out, interrupted)),
+                NlPayload::DumpExtAck(e) => {
+                    if *e.error() != 0 {
+                        return Err(NlError::Kernel {
+                            errno: -*e.error(),
+                            extack: extack_text(e.ext_ack()),
+                        });
+                    }
+                    return Ok((out, interrupted));
+                }
+                NlPayload::Err(e) => {
+                    return Err(NlError::Kernel {
+                        errno: -*e.error(),
+                        extack: extack_text(e.ext_ack()),
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl Genl {
+    /// Opens a socket and resolves `family_name`.
+    pub fn open(family_name: &str) -> Result<Genl, NlError> {
+        let sock = open_socket(NlFamily::Generic)?;
+        let mut g = Genl {
+            sock,
+            family: Family {
+                name: family_name.into(),
+                id: 0,
+                groups: Vec::new(),
+            },
+            seq: std::process::id().wrapping_mul(7919),
+        };
+        g.family = g.resolve(family_name)?;
+        Ok(g)
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    fn resolve(&mut self, name: &str) -> Result<Family, NlError> {
+        let mut attrs = GenlBuffer::<CtrlAttr, Buffer>::new();
+        attrs.push(
+            neli::genl::NlattrBuilder::default()
+                .nla_type(
+                    neli::genl::AttrTypeBuilder::default()
+                        .nla_type(CtrlAttr::FamilyName)
+                        .build()
+                        .map_err(|e| SerError::new(e.to_string()))?,
+                )
+                .nla_payload(name)
+                .build()
+                .map_err(|e| SerError::new(e.to_string()))?,
+        );
+        let genl = neli::genl::GenlmsghdrBuilder::<CtrlCmd, CtrlAttr>::default()
+            .cmd(CtrlCmd::Getfamily)
+            .version(2)
+            .attrs(attrs)
+            .build()
+            .map_err(|e| SerError::new(e.to_string()))?;
+        let seq = self.next_seq();
+        let msg = NlmsghdrBuilder::default()
+            .nl_type(u16::from(GenlId::Ctrl))
+            .nl_flags(NlmF::REQUEST | NlmF::ACK)
+            .nl_seq(seq)
+            .nl_payload(NlPayload::Payload(genl))
+            .build()
+            .map_err(|e| SerError::new(e.to_string()))?;
+        let (bufs, _) = match transact(&self.sock, seq, &msg) {
+            Err(NlError::Kernel { errno, .. }) if errno == libc::ENOENT => {
+                return Err(NlError::NoFamily(name.into()))
+            }
+            r => r?,
+        };
+        let mut fam = Family {
+            name: name.into(),
+            id: 0,
+            groups: Vec::new(),
+        };
+        for b in bufs {
+            let p: &[u8] = b.as_ref();
+            let g = Genlmsghdr::<CtrlCmd, CtrlAttr>::from_bytes_with_input(
+                &mut io::Cursor::new(p),
+                p.len(),
+            )?;
+            let h = g.attrs().get_attr_handle();
+            if let Ok(id) = h.get_attr_payload_as::<u16>(CtrlAttr::FamilyId) {
+                fam.id = id;
+            }
+            if let Ok(groups) = h.get_nested_attributes::<u16>(CtrlAttr::McastGroups) {
+                for grp in groups.iter() {
+                    let Ok(gh) = grp.get_attr_handle::<CtrlAttrMcastGrp>() else {
+                        continue;
+                    };
+                    let name = gh.get_attr_payload_as_with_len::<String>(CtrlAttrMcastGrp::Name);
+                    let id = gh.get_attr_payload_as::<u32>(CtrlAttrMcastGrp::Id);
+                    if let (Ok(n), Ok(i)) = (name, id) {
+                        fam.groups.push((n, i));
+                    }
+                }
+            }
+        }
+        if fam.id == 0 {
+            return Err(NlError::NoFamily(name.into()));
+        }
+        Ok(fam)
+    }
+
+    fn request(&mut self, msg: GenlMsg, flags: NlmF) -> Result<Reply, NlError> {
+        let seq = self.next_seq();
+        let full = attr::wrap(self.family.id, flags | NlmF::REQUEST | NlmF::ACK, seq, msg)?;
+        let (bufs, interrupted) = transact(&self.sock, seq, &full)?;
+        let msgs = bufs
+            .iter()
+            .map(|b| attr::parse_genl(b.as_ref()))
+            .collect::<Result<_, _>>()?;
+        Ok(Reply { msgs, interrupted })
+    }
+
+    /// Reads a device, retrying while the dump is marked interrupted (the device changed
+    /// between two of its messages).
+    pub fn get_device(&mut self, ifname: &str) -> Result<Device, NlError> {
+        if ifname.len() >= libc::IFNAMSIZ {
+            return Err(NlError::NameTooLong(ifname.into()));
+        }
+        const TRIES: usize = 100;
+        for _ in 0..TRIES {
+            let reply = self.request(msg_get::get_request(ifname)?, NlmF::DUMP)?;
+            if reply.interrupted {
+                continue;
+            }
+            let mut asm = DumpAssembler::default();
+            for m in &reply.msgs {
+                asm.add(m)?;
+            }
+            return Ok(asm.finish());
+        }
+        Err(NlError::Interrupted(TRIES))
+    }
+
+    /// Applies an update, split over as many messages as needed, each acknowledged.
+    pub fn set_device(&mut self, dev: &Device) -> Result<(), NlError> {
+        for m in msg_set::build_set(dev, msg_set::default_limit())? {
+            self.request(m, NlmF::empty())?;
+        }
+        Ok(())
+    }
+
+    /// The multicast group id of `group`.
+    pub fn group(&self, group: &str) -> Result<u32, NlError> {
+        self.family
+            .groups
+            .iter()
+            .find(|(n, _)| n == group)
+            .map(|&(_, id)| id)
+            .ok_or_else(|| NlError::NoGroup {
+                family: self.family.name.clone(),
+                group: group.into(),
+            })
+    }
+
+    /// Turns this connection into a multicast listener on `group`.
+    pub fn subscribe(self, group: &str) -> Result<NlSocketHandle, NlError> {
+        let id = self.group(group)?;
+        self.sock.add_mcast_membership(Groups::new_groups(&[id]))?;
+        Ok(self.sock)
+    }
+}
+
+/// Names of all network interfaces with their link kind, in ifindex order.
+pub fn list_links() -> Result<Vec<(String, Option<String>)>, NlError> {
+    let sock = open_socket(NlFamily::Route)?;
+    let ifi = IfinfomsgBuilder::default()
+        .ifi_family(RtAddrFamily::Unspecified)
+        .ifi_type(Arphrd::from(0))
+        .build()
+        .map_err(|e| SerError::new(e.to_string()))?;
+    let seq = 1;
+    let msg = NlmsghdrBuilder::default()
+        .nl_type(u16::from(Rtm::Getlink))
+        .nl_flags(NlmF::REQUEST | NlmF::ACK | NlmF::DUMP)
+        .nl_seq(seq)
+        .nl_payload(NlPayload::Payload(ifi))
+        .build()
+        .map_err(|e| SerError::new(e.to_string()))?;
+    // Like wireguard-tools, a dump interrupted by links coming and going is used as is.
+    let (bufs, _) = transact(&sock, seq, &msg)?;
+    let mut out = Vec::new();
+    for b in bufs {
+        let p: &[u8] = b.as_ref();
+        let Ok(info) = Ifinfomsg::from_bytes_with_input(&mut io::Cursor::new(p), p.len()) else {
+            continue;
+        };
+        let h = info.rtattrs().get_attr_handle();
+        let Ok(name) = h.get_attr_payload_as_with_len::<String>(Ifla::Ifname) else {
+            continue;
+        };
+        let kind = h
+            .get_nested_attributes::<IflaInfo>(Ifla::Linkinfo)
+            .ok()
+            .and_then(|li| {
+                li.get_attr_payload_as_with_len::<String>(IflaInfo::Kind)
+                    .ok()
+            });
+        out.push((name, kind));
+    }
+    Ok(out)
+}
+
+/// Names of the WireGuard interfaces of `family`.
+///
+/// For the standard family the link kind "wireguard" identifies them; a renamed family
+/// (a second driver loaded next to wireguard.ko) has its own kind, so each link is
+/// probed with a GET instead.
+pub fn list_devices(genl: &mut Genl) -> Result<Vec<String>, NlError> {
+    let links = list_links()?;
+    if genl.family.name == crate::uapi::WG_GENL_NAME {
+        return Ok(links
+            .into_iter()
+            .filter(|(_, k)| k.as_deref() == Some("wireguard"))
+            .map(|(n, _)| n)
+            .collect());
+    }
+    let mut out = Vec::new();
+    for (name, _) in links {
+        if genl
+            .request(msg_get::get_request(&name)?, NlmF::DUMP)
+            .is_ok()
+        {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
