@@ -205,14 +205,13 @@ fn show(opts: &Options, sub: &[String]) -> Result<i32, CliError> {
             )));
         }
     }
-    let mut genl = Genl::open(&opts.family).map_err(nl("Unable to access interface"))?;
     let target = sub.first().map_or("all", String::as_str);
     let show_keys = std::env::var("WG_HIDE_KEYS").as_deref() == Ok("never");
     if target == "interfaces" {
         if sub.len() > 1 {
             return Err(CliError::Usage(SHOW_USAGE.into()));
         }
-        let names = netlink::list_devices(&mut genl).map_err(nl("Unable to list interfaces"))?;
+        let names = netlink::list_devices(&opts.family).map_err(nl("Unable to list interfaces"))?;
         if opts.json {
             let v: Vec<String> = names.iter().map(|n| json::string(n)).collect();
             print(&format!("[{}]\n", v.join(",")))?;
@@ -222,10 +221,15 @@ fn show(opts: &Options, sub: &[String]) -> Result<i32, CliError> {
         return Ok(0);
     }
     if target == "all" {
-        let names = netlink::list_devices(&mut genl).map_err(nl("Unable to list interfaces"))?;
+        let names = netlink::list_devices(&opts.family).map_err(nl("Unable to list interfaces"))?;
+        let mut genl = match names.is_empty() {
+            true => None,
+            false => Some(Genl::open(&opts.family).map_err(nl("Unable to access interface"))?),
+        };
         let mut json_out = Vec::new();
         let mut status = 0;
         for (i, name) in names.iter().enumerate() {
+            let Some(genl) = genl.as_mut() else { break };
             let dev = match genl.get_device(name) {
                 Ok(d) => d,
                 Err(e) => {
@@ -251,6 +255,7 @@ fn show(opts: &Options, sub: &[String]) -> Result<i32, CliError> {
         }
         return Ok(status);
     }
+    let mut genl = Genl::open(&opts.family).map_err(nl("Unable to access interface"))?;
     let dev = genl
         .get_device(target)
         .map_err(nl(format!("Unable to access interface {target}")))?;

@@ -338,18 +338,20 @@ pub fn list_links() -> Result<Vec<(String, Option<String>)>, NlError> {
 
 /// Names of the WireGuard interfaces of `family`.
 ///
-/// For the standard family the link kind "wireguard" identifies them; a renamed family
-/// (a second driver loaded next to wireguard.ko) has its own kind, so each link is
-/// probed with a GET instead.
-pub fn list_devices(genl: &mut Genl) -> Result<Vec<String>, NlError> {
+/// For the standard family the link kind "wireguard" identifies them, without needing
+/// the family at all (like wg, `show` on a machine without the module prints nothing).
+/// A renamed family (a second driver loaded next to wireguard.ko) has its own link kind,
+/// so each link is probed with a GET instead.
+pub fn list_devices(family: &str) -> Result<Vec<String>, NlError> {
     let links = list_links()?;
-    if genl.family.name == crate::uapi::WG_GENL_NAME {
+    if family == crate::uapi::WG_GENL_NAME {
         return Ok(links
             .into_iter()
             .filter(|(_, k)| k.as_deref() == Some("wireguard"))
             .map(|(n, _)| n)
             .collect());
     }
+    let mut genl = Genl::open(family)?;
     let mut out = Vec::new();
     for (name, _) in links {
         if genl
