@@ -100,7 +100,48 @@ fn open_socket(proto: NlFamily) -> Result<NlSocketHandle, NlError> {
     Ok(sock)
 }
 
-/// Sends one message and collects replies until its ACK or NLMSG_DONE.
+/// What one received message means for the request it answers.
+#[derive(Debug)]
+enum Step {
+    /// A reply payload; more follow.
+    Data(Buffer),
+    /// The ACK or NLMSG_DONE that ends the request.
+    Done,
+}
+
+/// Interprets one reply: payload, end of request, or the kernel's error with its
+/// extended-ACK text.
+fn classify(m: &Nlmsghdr<u16, Buffer>) -> Result<Step, NlError> {
+    match m.nl_payload() {
+        NlPayload::Payload(b) => Ok(Step::Data(b.clone())),
+        NlPayload::Ack(_) | NlPayload::Empty => Ok(Step::Done),
+        NlPayload::DumpExtAck(e) if *e.error() == 0 => Ok(Step::Done),
+        NlPayload::DumpExtAck(e) => Err(NlError::Kernel {
+            errno: -*e.error(),
+            extack: extack_text(e.ext_ack()),
+        }),
+        NlPayload::Err(e) => Err(NlError::Kernel {
+            errno: -*e.error(),
+            extack: extack_text(e.ext_ack()),
+        }),
+    }
+}
+
+/// Parses the messages of one receive buffer.
+#[cfg(test)]
+fn parse_buffer(bytes: &[u8]) -> Result<Vec<Nlmsghdr<u16, Buffer>>, NlError> {
+    let mut c = io::Cursor::new(bytes);
+    let mut out = Vec::new();
+    while (c.position() as usize) < bytes.len() {
+        out.push(<Nlmsghdr<u16, Buffer> as neli::FromBytes>::from_bytes(
+            &mut c,
+        )?);
+    }
+    Ok(out)
+}
+
+/// Sends one message and collects replies until its ACK or NLMSG_DONE; also reports
+/// whether any reply carried NLM_F_DUMP_INTR.
 fn transact<P>(
     sock: &NlSocketHandle,
     seq: u32,
@@ -119,27 +160,10 @@ where
             if *m.nl_seq() != seq {
                 continue;
             }
-            if m.nl_flags().contains(NlmF::DUMP_INTR) {
-                interrupted = true;
-            }
-            match m.nl_payload() {
-                NlPayload::Payload(b) => out.push(b.clone()),
-                NlPayload::Ack(_) | NlPayload::Empty => return Ok((out, interrupted)),
-                NlPayload::DumpExtAck(e) => {
-                    if *e.error() != 0 {
-                        return Err(NlError::Kernel {
-                            errno: -*e.error(),
-                            extack: extack_text(e.ext_ack()),
-                        });
-                    }
-                    return Ok((out, interrupted));
-                }
-                NlPayload::Err(e) => {
-                    return Err(NlError::Kernel {
-                        errno: -*e.error(),
-                        extack: extack_text(e.ext_ack()),
-                    });
-                }
+            interrupted |= m.nl_flags().contains(NlmF::DUMP_INTR);
+            match classify(&m)? {
+                Step::Data(b) => out.push(b),
+                Step::Done => return Ok((out, interrupted)),
             }
         }
     }
@@ -362,4 +386,96 @@ pub fn list_devices(family: &str) -> Result<Vec<String>, NlError> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An NLMSG_ERROR as the kernel sends it with NETLINK_EXT_ACK: errno, the whole
+    /// request echoed, then NLMSGERR_ATTR_MSG.
+    fn kernel_error(errno: i32, request: &[u8], msg: Option<&str>) -> Vec<u8> {
+        let mut payload = (-errno).to_ne_bytes().to_vec();
+        payload.extend_from_slice(request);
+        if let Some(m) = msg {
+            let mut text = m.as_bytes().to_vec();
+            text.push(0);
+            let len = 4 + text.len();
+            payload.extend_from_slice(&(len as u16).to_ne_bytes());
+            payload.extend_from_slice(&1u16.to_ne_bytes());
+            payload.extend_from_slice(&text);
+            payload.resize(crate::attr::align4(payload.len()), 0);
+        }
+        let mut v = ((16 + payload.len()) as u32).to_ne_bytes().to_vec();
+        v.extend_from_slice(&2u16.to_ne_bytes()); // NLMSG_ERROR
+        v.extend_from_slice(&NlmF::ACK_TLVS.bits().to_ne_bytes());
+        v.extend_from_slice(&5u32.to_ne_bytes());
+        v.extend_from_slice(&0u32.to_ne_bytes());
+        v.extend_from_slice(&payload);
+        v
+    }
+
+    fn request() -> Vec<u8> {
+        let m = crate::msg_get::get_request("wg0").unwrap();
+        crate::attr::to_vec(
+            &crate::attr::wrap(0x1d, NlmF::REQUEST | NlmF::ACK | NlmF::DUMP, 5, m).unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn error_with_extack_text() {
+        let bytes = kernel_error(libc::EINVAL, &request(), Some("Unknown attribute type"));
+        let msgs = parse_buffer(&bytes).unwrap();
+        assert_eq!(msgs.len(), 1);
+        let e = classify(&msgs[0]).unwrap_err();
+        assert_eq!(e.errno(), Some(libc::EINVAL));
+        assert_eq!(
+            e.to_string(),
+            "Invalid argument (os error 22) (Unknown attribute type)"
+        );
+        let bytes = kernel_error(libc::ENODEV, &request(), None);
+        let e = classify(&parse_buffer(&bytes).unwrap()[0]).unwrap_err();
+        assert_eq!(e.errno(), Some(libc::ENODEV));
+        assert!(matches!(e, NlError::Kernel { extack: None, .. }));
+    }
+
+    #[test]
+    fn ack_done_and_dump_flags() {
+        let ack = kernel_error(0, &request()[..16], None);
+        assert!(matches!(
+            classify(&parse_buffer(&ack).unwrap()[0]),
+            Ok(Step::Done)
+        ));
+        // NLMSG_DONE of a dump: MULTI, 4-byte status; with DUMP_INTR on a data message.
+        let mut buf = Vec::new();
+        let data = crate::attr::to_vec(
+            &crate::attr::wrap(
+                0x1d,
+                NlmF::MULTI | NlmF::DUMP_INTR,
+                5,
+                crate::msg_get::get_request("wg0").unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        buf.extend_from_slice(&data);
+        let mut done = 20u32.to_ne_bytes().to_vec();
+        done.extend_from_slice(&3u16.to_ne_bytes());
+        done.extend_from_slice(&NlmF::MULTI.bits().to_ne_bytes());
+        done.extend_from_slice(&5u32.to_ne_bytes());
+        done.extend_from_slice(&0u32.to_ne_bytes());
+        done.extend_from_slice(&0i32.to_ne_bytes());
+        buf.extend_from_slice(&done);
+        let msgs = parse_buffer(&buf).unwrap();
+        assert_eq!(msgs.len(), 2);
+        assert!(msgs[0].nl_flags().contains(NlmF::DUMP_INTR));
+        assert!(matches!(classify(&msgs[0]), Ok(Step::Data(_))));
+        assert!(matches!(classify(&msgs[1]), Ok(Step::Done)));
+        // A dump that fails after starting: NLMSG_DONE with a negative errno.
+        let n = done.len();
+        done[n - 4..].copy_from_slice(&(-libc::EMSGSIZE).to_ne_bytes());
+        let e = classify(&parse_buffer(&done).unwrap()[0]).unwrap_err();
+        assert_eq!(e.errno(), Some(libc::EMSGSIZE));
+    }
 }
