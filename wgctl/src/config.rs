@@ -118,6 +118,8 @@ impl<'a> ConfigParser<'a> {
     /// Feeds one line (without or with its trailing newline).
     pub fn line(&mut self, input: &[u8]) -> Result<(), ConfigError> {
         self.line += 1;
+        // wg handles lines as C strings: nothing after a NUL byte counts.
+        let input = &input[..input.iter().position(|&c| c == 0).unwrap_or(input.len())];
         let end = input.iter().position(|&c| c == b'#').unwrap_or(input.len());
         let cleaned: Vec<u8> = input[..end]
             .iter()

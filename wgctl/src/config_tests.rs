@@ -69,6 +69,18 @@ fn whitespace_anywhere_and_crlf() {
 }
 
 #[test]
+fn nul_ends_a_line_like_a_c_string() {
+    let p = parse_config(
+        b"[Interface]\0garbage\nListenPort = 7\0x\n",
+        "f",
+        false,
+        &NumericResolver,
+    )
+    .unwrap();
+    assert_eq!(p.device.listen_port, Some(7));
+}
+
+#[test]
 fn incremental_allowed_ips_in_file() {
     let text = format!("[Peer]\nPublicKey={K2}\nAllowedIPs=+10.0.0.1/32,-10.0.0.2/32\n");
     let p = parse(&text).unwrap();
