@@ -77,19 +77,17 @@ impl FakeKernel {
                 self.remove_peer(&k);
                 continue;
             }
-            if !self.peers.contains_key(&k) {
-                if p.update_only {
-                    continue;
-                }
-                self.peers.insert(
-                    k,
-                    KPeer {
-                        peer: Peer::new(k),
-                        ips: BTreeSet::new(),
-                    },
-                );
+            let is_new = !self.peers.contains_key(&k);
+            if is_new && p.update_only {
+                continue;
+            }
+            if is_new {
                 self.order.push(k);
             }
+            self.peers.entry(k).or_insert_with(|| KPeer {
+                peer: Peer::new(k),
+                ips: BTreeSet::new(),
+            });
             if p.replace_allowed_ips {
                 let old = std::mem::take(&mut self.peers.get_mut(&k).unwrap().ips);
                 for ip in old {
