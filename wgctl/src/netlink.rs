@@ -32,7 +32,7 @@ pub enum NlError {
     NoFamily(String),
     #[error("multicast group \"{group}\" not found in family \"{family}\"")]
     NoGroup { family: String, group: String },
-    #[error("{}{}", io::Error::from_raw_os_error(*.errno), .extack.as_ref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    #[error("{}{}", strerror(*.errno), .extack.as_ref().map(|m| format!(": {m}")).unwrap_or_default())]
     Kernel { errno: i32, extack: Option<String> },
     #[error("netlink socket: {0}")]
     Socket(#[from] SocketError),
@@ -57,6 +57,15 @@ impl NlError {
             NlError::Kernel { errno, .. } => Some(*errno),
             _ => None,
         }
+    }
+}
+
+/// The C library's text for an errno, without Rust's "(os error N)" suffix.
+pub fn strerror(errno: i32) -> String {
+    let s = io::Error::from_raw_os_error(errno).to_string();
+    match s.find(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
     }
 }
 
@@ -432,7 +441,7 @@ mod tests {
         assert_eq!(e.errno(), Some(libc::EINVAL));
         assert_eq!(
             e.to_string(),
-            "Invalid argument (os error 22) (Unknown attribute type)"
+            "Invalid argument: Unknown attribute type"
         );
         let bytes = kernel_error(libc::ENODEV, &request(), None);
         let e = classify(&parse_buffer(&bytes).unwrap()[0]).unwrap_err();
