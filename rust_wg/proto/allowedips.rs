@@ -76,7 +76,8 @@ impl<P: Clone, F: SharedPtr> Clone for Node<P, F> {
     }
 }
 
-type Link<P, F> = Option<<F as SharedPtr>::Ptr<Node<P, F>>>;
+type NodePtr<P, F> = <F as SharedPtr>::Ptr<Node<P, F>>;
+type Link<P, F> = Option<NodePtr<P, F>>;
 
 fn bit_at(key: &[u8; 16], i: u8) -> usize {
     let byte = key.get(usize::from(i / 8)).copied().unwrap_or(0);
@@ -337,16 +338,16 @@ impl<P: Clone + Eq, F: SharedPtr> AllowedIps<P, F> {
     }
 }
 
-fn new_node<P, F: SharedPtr>(node: Node<P, F>) -> Result<F::Ptr<Node<P, F>>, AllocError> {
+fn new_node<P, F: SharedPtr>(node: Node<P, F>) -> Result<NodePtr<P, F>, AllocError> {
     F::try_new(node)
 }
 
 fn insert_at<P: Clone + Eq, F: SharedPtr>(
-    node: Option<&F::Ptr<Node<P, F>>>,
+    node: Option<&NodePtr<P, F>>,
     key: &[u8; 16],
     cidr: u8,
     peer: P,
-) -> Result<(F::Ptr<Node<P, F>>, Option<P>), AllocError> {
+) -> Result<(NodePtr<P, F>, Option<P>), AllocError> {
     let Some(ptr) = node else {
         let leaf = Node::<P, F> {
             key: *key,
@@ -422,11 +423,11 @@ fn collapse<P, F: SharedPtr>(node: Node<P, F>) -> Result<Link<P, F>, AllocError>
 }
 
 fn remove_at<P: Clone + Eq, F: SharedPtr>(
-    ptr: &F::Ptr<Node<P, F>>,
+    ptr: &NodePtr<P, F>,
     key: &[u8; 16],
     cidr: u8,
     peer: &P,
-) -> Result<Change<F::Ptr<Node<P, F>>>, AllocError> {
+) -> Result<Change<NodePtr<P, F>>, AllocError> {
     let n: &Node<P, F> = ptr;
     if n.cidr > cidr || common_bits(&n.key, key, n.cidr) < n.cidr {
         return Ok(Change::Same);
@@ -456,9 +457,9 @@ fn remove_at<P: Clone + Eq, F: SharedPtr>(
 }
 
 fn remove_peer_at<P: Clone + Eq, F: SharedPtr>(
-    ptr: &F::Ptr<Node<P, F>>,
+    ptr: &NodePtr<P, F>,
     peer: &P,
-) -> Result<Change<F::Ptr<Node<P, F>>>, AllocError> {
+) -> Result<Change<NodePtr<P, F>>, AllocError> {
     let n: &Node<P, F> = ptr;
     let mut changed = n.peer.as_ref() == Some(peer);
     let mut children: [Link<P, F>; 2] = [None, None];

@@ -726,9 +726,14 @@ impl<K> Released<K> {
             keypairs: [None, None, None],
         }
     }
+}
+
+impl<K> IntoIterator for Released<K> {
+    type Item = K;
+    type IntoIter = core::iter::Flatten<core::array::IntoIter<Option<K>, 3>>;
 
     /// Iterates over the released keypairs.
-    pub fn into_iter(self) -> impl Iterator<Item = K> {
+    fn into_iter(self) -> Self::IntoIter {
         self.keypairs.into_iter().flatten()
     }
 }
