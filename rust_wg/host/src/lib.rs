@@ -7,7 +7,7 @@
 
 #![no_std]
 #![deny(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
 extern crate alloc;
 

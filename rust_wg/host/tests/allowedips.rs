@@ -57,9 +57,24 @@ fn fixed_table() -> Table {
     ins(&mut t, F, ip6(0, 0, 0, 0), 0);
     ins(&mut t, G, ip6(0x24046800, 0, 0, 0), 32);
     // Maskself is required.
-    ins(&mut t, H, ip6(0x24046800, 0x40040800, 0xdeadbeef, 0xdeadbeef), 64);
-    ins(&mut t, A, ip6(0x24046800, 0x40040800, 0xdeadbeef, 0xdeadbeef), 128);
-    ins(&mut t, C, ip6(0x24446800, 0x40e40800, 0xdeaebeef, 0xdefbeef), 128);
+    ins(
+        &mut t,
+        H,
+        ip6(0x24046800, 0x40040800, 0xdeadbeef, 0xdeadbeef),
+        64,
+    );
+    ins(
+        &mut t,
+        A,
+        ip6(0x24046800, 0x40040800, 0xdeadbeef, 0xdeadbeef),
+        128,
+    );
+    ins(
+        &mut t,
+        C,
+        ip6(0x24446800, 0x40e40800, 0xdeaebeef, 0xdefbeef),
+        128,
+    );
     ins(&mut t, B, ip6(0x24446800, 0xf0e40800, 0xeeaebeef, 0), 98);
     ins(&mut t, G, ip4(64, 15, 112, 0), 20);
     // Maskself is required.
@@ -158,8 +173,18 @@ fn iteration_reports_masked_prefixes() {
     ins(&mut t, A, ip4(192, 95, 5, 93), 27);
     ins(&mut t, A, ip6(0x26075300, 0x60006b00, 0, 0xc05f0543), 128);
     ins(&mut t, A, ip4(10, 1, 0, 20), 29);
-    ins(&mut t, A, ip6(0x26075300, 0x6d8a6bf8, 0xdab1f1df, 0xc05f1523), 83);
-    ins(&mut t, A, ip6(0x26075300, 0x6d8a6bf8, 0xdab1f1df, 0xc05f1523), 21);
+    ins(
+        &mut t,
+        A,
+        ip6(0x26075300, 0x6d8a6bf8, 0xdab1f1df, 0xc05f1523),
+        83,
+    );
+    ins(
+        &mut t,
+        A,
+        ip6(0x26075300, 0x6d8a6bf8, 0xdab1f1df, 0xc05f1523),
+        21,
+    );
     let got: BTreeSet<(IpAddr, u8)> = t.iter_peer(&A).map(|e| (e.addr, e.cidr)).collect();
     let expect: BTreeSet<(IpAddr, u8)> = [
         (ip4(192, 95, 5, 64), 27),
@@ -184,8 +209,14 @@ fn insert_reports_previous_owner_and_rejects_bad_cidr() {
     assert_eq!(old, Some(A));
     assert_eq!(t.get_exact(&ip4(10, 0, 0, 0), 8), Some(&B));
     assert_eq!(t.get_exact(&ip4(10, 0, 0, 0), 9), None);
-    assert_eq!(t.insert(&ip4(1, 1, 1, 1), 33, A).err(), Some(AllowedIpsError::Cidr));
-    assert_eq!(t.insert(&ip6(1, 1, 1, 1), 129, A).err(), Some(AllowedIpsError::Cidr));
+    assert_eq!(
+        t.insert(&ip4(1, 1, 1, 1), 33, A).err(),
+        Some(AllowedIpsError::Cidr)
+    );
+    assert_eq!(
+        t.insert(&ip6(1, 1, 1, 1), 129, A).err(),
+        Some(AllowedIpsError::Cidr)
+    );
     assert!(t.insert(&ip6(1, 1, 1, 1), 128, A).is_ok());
 }
 
@@ -197,8 +228,16 @@ fn remove_exact_only_if_owned() {
     assert_eq!(t2.lookup(&ip4(192, 168, 4, 20)), Some(&A));
     let (t3, removed) = t.remove(&ip4(192, 168, 4, 77), 24, &A).unwrap();
     assert!(removed, "prefix is masked before matching");
-    assert_eq!(t3.lookup(&ip4(192, 168, 4, 20)), Some(&C), "falls back to the /16");
-    assert_eq!(t3.lookup(&ip4(192, 168, 4, 4)), Some(&B), "the /32 below survives");
+    assert_eq!(
+        t3.lookup(&ip4(192, 168, 4, 20)),
+        Some(&C),
+        "falls back to the /16"
+    );
+    assert_eq!(
+        t3.lookup(&ip4(192, 168, 4, 4)),
+        Some(&B),
+        "the /32 below survives"
+    );
     let (_, removed) = t3.remove(&ip4(192, 168, 4, 0), 24, &A).unwrap();
     assert!(!removed);
     let (_, removed) = t.remove(&ip4(192, 168, 4, 0), 23, &A).unwrap();
@@ -228,8 +267,13 @@ fn iteration_order_is_stable_and_preorder() {
     let v1: Vec<_> = t.iter().map(|e| (e.addr, e.cidr)).collect();
     let v2: Vec<_> = t.clone().iter().map(|e| (e.addr, e.cidr)).collect();
     assert_eq!(v1, v2);
-    let first_v6 = v1.iter().position(|(a, _)| matches!(a, IpAddr::V6(_))).unwrap();
-    assert!(v1[first_v6..].iter().all(|(a, _)| matches!(a, IpAddr::V6(_))));
+    let first_v6 = v1
+        .iter()
+        .position(|(a, _)| matches!(a, IpAddr::V6(_)))
+        .unwrap();
+    assert!(v1[first_v6..]
+        .iter()
+        .all(|(a, _)| matches!(a, IpAddr::V6(_))));
     assert_eq!(v1[0], (ip4(0, 0, 0, 0), 0), "the default route comes first");
 }
 
@@ -258,7 +302,9 @@ fn allocation_failure_leaves_table_intact() {
     let mut rng = Rng(99);
     let mut t = AllowedIps::<u32, Limited>::new();
     for i in 0..500u32 {
-        let (t2, _) = t.insert(&IpAddr::V4(rng.bytes()), (rng.below(33)) as u8, i % 7).unwrap();
+        let (t2, _) = t
+            .insert(&IpAddr::V4(rng.bytes()), (rng.below(33)) as u8, i % 7)
+            .unwrap();
         t = t2;
     }
     let snapshot: Vec<_> = t.iter().map(|e| (e.addr, e.cidr, *e.peer)).collect();
@@ -298,7 +344,11 @@ fn mutation_cost_is_logarithmic_not_linear() {
     let used = 1_000_000 - BUDGET.with(|b| b.get());
     assert!(used <= 34, "insert allocated {used} nodes");
     BUDGET.with(|b| b.set(1_000_000));
-    let e = t.iter().nth(777).map(|e| (e.addr, e.cidr, *e.peer)).unwrap();
+    let e = t
+        .iter()
+        .nth(777)
+        .map(|e| (e.addr, e.cidr, *e.peer))
+        .unwrap();
     let _ = t.remove(&e.0, e.1, &e.2).unwrap();
     let used = 1_000_000 - BUDGET.with(|b| b.get());
     assert!(used <= 34, "remove allocated {used} nodes");
@@ -411,9 +461,18 @@ fn randomized(seed: u64, queries_per_round: usize, by_list: bool) {
         if by_list || j % 8 != 0 {
             // The kernel's way: remove the peer's own prefixes one by one, O(k * depth); every eighth peer goes
             // through the full-table remove_by_peer instead.
-            let mine: Vec<_> = h.map.iter().filter(|(_, p)| **p == j).map(|(k, _)| *k).collect();
+            let mine: Vec<_> = h
+                .map
+                .iter()
+                .filter(|(_, p)| **p == j)
+                .map(|(k, _)| *k)
+                .collect();
             for (v6, m, cidr) in mine {
-                let addr = if v6 { IpAddr::V6(m) } else { IpAddr::V4(m[..4].try_into().unwrap()) };
+                let addr = if v6 {
+                    IpAddr::V6(m)
+                } else {
+                    IpAddr::V4(m[..4].try_into().unwrap())
+                };
                 let (t2, removed) = t.remove(&addr, cidr, &j).unwrap();
                 assert!(removed);
                 t = t2;
@@ -447,7 +506,11 @@ fn randomized_exact_removals() {
     let mut h = Horrible::default();
     let mut entries = Vec::new();
     for _ in 0..3000 {
-        let addr = if rng.chance(50) { IpAddr::V4(rng.bytes()) } else { IpAddr::V6(rng.bytes()) };
+        let addr = if rng.chance(50) {
+            IpAddr::V4(rng.bytes())
+        } else {
+            IpAddr::V6(rng.bytes())
+        };
         let cidr = rng.below(u64::from(addr.bits()) + 1) as u8;
         let peer = rng.below(20) as u32;
         t = t.insert(&addr, cidr, peer).unwrap().0;
@@ -459,7 +522,11 @@ fn randomized_exact_removals() {
             continue;
         }
         let owner = t.get_exact(addr, *cidr).copied();
-        let who = if rng.chance(70) { owner.unwrap_or(0) } else { 99 };
+        let who = if rng.chance(70) {
+            owner.unwrap_or(0)
+        } else {
+            99
+        };
         let (t2, removed) = t.remove(addr, *cidr, &who).unwrap();
         assert_eq!(removed, owner == Some(who));
         if removed {
@@ -470,7 +537,87 @@ fn randomized_exact_removals() {
     }
     assert_eq!(t.len(), h.map.len());
     for _ in 0..20_000 {
-        let a = if rng.chance(50) { IpAddr::V4(rng.bytes()) } else { entries[rng.below(3000) as usize].0 };
+        let a = if rng.chance(50) {
+            IpAddr::V4(rng.bytes())
+        } else {
+            entries[rng.below(3000) as usize].0
+        };
         assert_eq!(t.lookup(&a).copied(), h.lookup(&a));
     }
+}
+
+/// Inserts one prefix of length `cidr` (plus a default route) and checks the addresses at its edges.
+fn boundary(v6: bool, cidr: u8) {
+    let bits: u32 = if v6 { 128 } else { 32 };
+    let mut rng = Rng(u64::from(cidr) + if v6 { 1000 } else { 0 });
+    let base: u128 =
+        (u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64())) >> (128 - bits);
+    let host_bits = bits - u32::from(cidr);
+    let host_mask: u128 = if host_bits == 0 {
+        0
+    } else {
+        u128::MAX >> (128 - host_bits)
+    };
+    let first = base & !host_mask;
+    let last = first | host_mask;
+    let full: u128 = if bits == 128 {
+        u128::MAX
+    } else {
+        (1u128 << bits) - 1
+    };
+    let addr = |x: u128| -> IpAddr {
+        if v6 {
+            IpAddr::V6(x.to_be_bytes())
+        } else {
+            IpAddr::V4((x as u32).to_be_bytes())
+        }
+    };
+    let zero = addr(0);
+    let mut t = Table::new();
+    t = t.insert(&zero, 0, E).unwrap().0;
+    t = t.insert(&addr(base), cidr, A).unwrap().0;
+    assert_eq!(t.lookup(&addr(first)), Some(&A));
+    assert_eq!(t.lookup(&addr(last)), Some(&A));
+    assert_eq!(t.lookup(&addr(base)), Some(&A));
+    if first > 0 {
+        assert_eq!(t.lookup(&addr(first - 1)), Some(&E), "below the prefix");
+    }
+    if last < full {
+        assert_eq!(t.lookup(&addr(last + 1)), Some(&E), "above the prefix");
+    }
+    // The stored prefix is masked, and exact removal by any address inside it works.
+    let e: Vec<_> = t.iter_peer(&A).map(|e| (e.addr, e.cidr)).collect();
+    assert_eq!(e, vec![(addr(first), cidr)]);
+    let (t2, removed) = t.remove(&addr(last), cidr, &A).unwrap();
+    assert!(removed);
+    assert_eq!(
+        t2.lookup(&addr(first)),
+        if cidr == 0 { None } else { Some(&E) }
+    );
+}
+
+macro_rules! boundaries {
+    ($($name:ident: $v6:expr, $cidr:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            boundary($v6, $cidr);
+        }
+    )*};
+}
+
+boundaries! {
+    v4_cidr_00: false, 0; v4_cidr_01: false, 1; v4_cidr_02: false, 2; v4_cidr_03: false, 3;
+    v4_cidr_04: false, 4; v4_cidr_05: false, 5; v4_cidr_06: false, 6; v4_cidr_07: false, 7;
+    v4_cidr_08: false, 8; v4_cidr_09: false, 9; v4_cidr_10: false, 10; v4_cidr_11: false, 11;
+    v4_cidr_12: false, 12; v4_cidr_13: false, 13; v4_cidr_14: false, 14; v4_cidr_15: false, 15;
+    v4_cidr_16: false, 16; v4_cidr_17: false, 17; v4_cidr_18: false, 18; v4_cidr_19: false, 19;
+    v4_cidr_20: false, 20; v4_cidr_21: false, 21; v4_cidr_22: false, 22; v4_cidr_23: false, 23;
+    v4_cidr_24: false, 24; v4_cidr_25: false, 25; v4_cidr_26: false, 26; v4_cidr_27: false, 27;
+    v4_cidr_28: false, 28; v4_cidr_29: false, 29; v4_cidr_30: false, 30; v4_cidr_31: false, 31;
+    v4_cidr_32: false, 32;
+    v6_cidr_000: true, 0; v6_cidr_001: true, 1; v6_cidr_007: true, 7; v6_cidr_008: true, 8;
+    v6_cidr_009: true, 9; v6_cidr_031: true, 31; v6_cidr_032: true, 32; v6_cidr_033: true, 33;
+    v6_cidr_048: true, 48; v6_cidr_063: true, 63; v6_cidr_064: true, 64; v6_cidr_065: true, 65;
+    v6_cidr_095: true, 95; v6_cidr_096: true, 96; v6_cidr_097: true, 97; v6_cidr_120: true, 120;
+    v6_cidr_126: true, 126; v6_cidr_127: true, 127; v6_cidr_128: true, 128;
 }

@@ -34,7 +34,15 @@ fn setup(seed: u64, psk: Option<[u8; 32]>, limiter: bool) -> (Ours, Tunn, [u8; 3
     let bt_secret = StaticSecret::from(bt_priv);
     let bt_pub = *PublicKey::from(&bt_secret).as_bytes();
     let rl = limiter.then(|| Arc::new(RateLimiter::new(&PublicKey::from(&bt_secret), 0)));
-    let tunn = Tunn::new(bt_secret, PublicKey::from(*id.public_key()), psk, None, 7, rl).unwrap();
+    let tunn = Tunn::new(
+        bt_secret,
+        PublicKey::from(*id.public_key()),
+        psk,
+        None,
+        7,
+        rl,
+    )
+    .unwrap();
     let ours = Ours {
         hs: Handshake::new(Some(&id), bt_pub, psk.as_ref()),
         checker: CookieChecker::new(Some(id.public_key()), &rng.bytes(), 0).unwrap(),
@@ -65,8 +73,20 @@ fn encrypt(kp: &Keypair<C>, counter: u64, plain: &[u8]) -> Vec<u8> {
     let mut padded = plain.to_vec();
     padded.resize(plain.len() + pad, 0);
     let mut out = vec![0; DATA_HEADER_LEN + padded.len() + 16];
-    DataHeader { receiver_index: kp.remote_index, counter }.emit(&mut out).unwrap();
-    C::chacha20poly1305_encrypt(&mut out[DATA_HEADER_LEN..], &padded, &[], counter, kp.sending_key()).unwrap();
+    DataHeader {
+        receiver_index: kp.remote_index,
+        counter,
+    }
+    .emit(&mut out)
+    .unwrap();
+    C::chacha20poly1305_encrypt(
+        &mut out[DATA_HEADER_LEN..],
+        &padded,
+        &[],
+        counter,
+        kp.sending_key(),
+    )
+    .unwrap();
     out
 }
 
@@ -74,7 +94,8 @@ fn decrypt(kp: &Keypair<C>, packet: &[u8]) -> (u64, Vec<u8>) {
     let (h, ct) = DataHeader::parse(packet).unwrap();
     assert_eq!(h.receiver_index, kp.local_index);
     let mut plain = vec![0; ct.len() - 16];
-    C::chacha20poly1305_decrypt(&mut plain, ct, &[], h.counter, kp.receiving_key()).expect("boringtun data decrypts");
+    C::chacha20poly1305_decrypt(&mut plain, ct, &[], h.counter, kp.receiving_key())
+        .expect("boringtun data decrypts");
     (h.counter, plain)
 }
 
@@ -111,13 +132,21 @@ fn boringtun_initiates(seed: u64, psk: Option<[u8; 32]>) {
         TunnResult::WriteToNetwork(w) => w.to_vec(),
         _ => panic!("no initiation"),
     };
-    let src = SocketAddr { addr: IpAddr::V4([192, 0, 2, 1]), port: 5000 };
-    assert_eq!(ours.checker.validate(&init, &src, false, || true), MacState::ValidMacButNoCookie);
+    let src = SocketAddr {
+        addr: IpAddr::V4([192, 0, 2, 1]),
+        port: 5000,
+    };
+    assert_eq!(
+        ours.checker.validate(&init, &src, false, || true),
+        MacState::ValidMacButNoCookie
+    );
     let cand = noise::consume_initiation(&ours.id, &Initiation::parse(&init).unwrap()).unwrap();
     assert_eq!(cand.remote_static(), &bt_pub);
     ours.hs.consume_initiation(cand, 10 * SEC).unwrap();
     let mut resp = [0u8; RESPONSE_LEN];
-    ours.hs.create_response(&Rng(seed + 1).bytes(), 0x5151, &mut resp).unwrap();
+    ours.hs
+        .create_response(&Rng(seed + 1).bytes(), 0x5151, &mut resp)
+        .unwrap();
     ours.maker.add_macs(&mut resp, 10 * SEC).unwrap();
     let kp = ours.hs.begin_session(10 * SEC).unwrap();
     assert!(!kp.is_initiator);
@@ -137,14 +166,22 @@ fn we_initiate(seed: u64, psk: Option<[u8; 32]>) {
     let mut buf = vec![0u8; 2048];
     let mut init = [0u8; INITIATION_LEN];
     let ts = noise::tai64n(1_700_000_000, 0);
-    ours.hs.create_initiation(&ours.id, &Rng(seed + 2).bytes(), &ts, 0xabcd, &mut init).unwrap();
+    ours.hs
+        .create_initiation(&ours.id, &Rng(seed + 2).bytes(), &ts, 0xabcd, &mut init)
+        .unwrap();
     ours.maker.add_macs(&mut init, 0).unwrap();
     let resp = match tunn.decapsulate(None, &init, &mut buf) {
         TunnResult::WriteToNetwork(w) => w.to_vec(),
         _ => panic!("boringtun refused our initiation"),
     };
-    let src = SocketAddr { addr: IpAddr::V4([192, 0, 2, 1]), port: 5000 };
-    assert_eq!(ours.checker.validate(&resp, &src, false, || true), MacState::ValidMacButNoCookie);
+    let src = SocketAddr {
+        addr: IpAddr::V4([192, 0, 2, 1]),
+        port: 5000,
+    };
+    assert_eq!(
+        ours.checker.validate(&resp, &src, false, || true),
+        MacState::ValidMacButNoCookie
+    );
     let r = Response::parse(&resp).unwrap();
     assert_eq!(r.receiver_index, 0xabcd);
     ours.hs.consume_response(&ours.id, &r).unwrap();
@@ -194,14 +231,19 @@ fn psk_mismatch_is_detected_by_both() {
     ours.hs.set_preshared_key(&[2; 32]);
     let mut buf = vec![0u8; 2048];
     let mut init = [0u8; INITIATION_LEN];
-    ours.hs.create_initiation(&ours.id, &[9; 32], &noise::tai64n(1, 0), 1, &mut init).unwrap();
+    ours.hs
+        .create_initiation(&ours.id, &[9; 32], &noise::tai64n(1, 0), 1, &mut init)
+        .unwrap();
     ours.maker.add_macs(&mut init, 0).unwrap();
     // The initiation does not involve the psk, so boringtun answers; the response then fails for us.
     let resp = match tunn.decapsulate(None, &init, &mut buf) {
         TunnResult::WriteToNetwork(w) => w.to_vec(),
         _ => panic!("boringtun refused our initiation"),
     };
-    assert!(ours.hs.consume_response(&ours.id, &Response::parse(&resp).unwrap()).is_err());
+    assert!(ours
+        .hs
+        .consume_response(&ours.id, &Response::parse(&resp).unwrap())
+        .is_err());
 }
 
 #[test]
@@ -211,7 +253,9 @@ fn boringtun_cookie_reply_is_understood() {
     let mut buf = vec![0u8; 2048];
     let src = Some(std::net::IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9)));
     let mut init = [0u8; INITIATION_LEN];
-    ours.hs.create_initiation(&ours.id, &[9; 32], &noise::tai64n(1, 0), 77, &mut init).unwrap();
+    ours.hs
+        .create_initiation(&ours.id, &[9; 32], &noise::tai64n(1, 0), 77, &mut init)
+        .unwrap();
     ours.maker.add_macs(&mut init, 0).unwrap();
     let reply = match tunn.decapsulate(src, &init, &mut buf) {
         TunnResult::WriteToNetwork(w) => w.to_vec(),
@@ -220,7 +264,9 @@ fn boringtun_cookie_reply_is_understood() {
     let reply = CookieReply::parse(&reply).expect("a cookie reply");
     assert_eq!(reply.receiver_index, 77);
     ours.maker.consume_reply(&reply, SEC).unwrap();
-    ours.hs.create_initiation(&ours.id, &[8; 32], &noise::tai64n(2, 0), 78, &mut init).unwrap();
+    ours.hs
+        .create_initiation(&ours.id, &[8; 32], &noise::tai64n(2, 0), 78, &mut init)
+        .unwrap();
     ours.maker.add_macs(&mut init, SEC).unwrap();
     assert_ne!(init[132..], [0; 16]);
     match tunn.decapsulate(src, &init, &mut buf) {
@@ -240,11 +286,19 @@ fn our_cookie_reply_is_understood_by_boringtun() {
         TunnResult::WriteToNetwork(w) => w.to_vec(),
         _ => panic!(),
     };
-    let src = SocketAddr { addr: IpAddr::V4([192, 0, 2, 1]), port: 5000 };
-    assert_eq!(ours.checker.validate(&init, &src, true, || true), MacState::ValidMacButNoCookie);
+    let src = SocketAddr {
+        addr: IpAddr::V4([192, 0, 2, 1]),
+        port: 5000,
+    };
+    assert_eq!(
+        ours.checker.validate(&init, &src, true, || true),
+        MacState::ValidMacButNoCookie
+    );
     let idx = Initiation::parse(&init).unwrap().sender_index;
     let mut reply = [0u8; COOKIE_REPLY_LEN];
-    ours.checker.create_reply(&init, idx, &src, &[3; 24], &mut reply).unwrap();
+    ours.checker
+        .create_reply(&init, idx, &src, &[3; 24], &mut reply)
+        .unwrap();
     match tunn.decapsulate(None, &reply, &mut buf) {
         TunnResult::Done => {}
         TunnResult::Err(e) => panic!("boringtun refused our cookie reply: {e:?}"),
@@ -255,7 +309,10 @@ fn our_cookie_reply_is_understood_by_boringtun() {
         TunnResult::WriteToNetwork(w) => w.to_vec(),
         _ => panic!(),
     };
-    assert_eq!(ours.checker.validate(&init, &src, true, || true), MacState::ValidMacWithCookie);
+    assert_eq!(
+        ours.checker.validate(&init, &src, true, || true),
+        MacState::ValidMacWithCookie
+    );
     let cand = noise::consume_initiation(&ours.id, &Initiation::parse(&init).unwrap()).unwrap();
     ours.hs.consume_initiation(cand, SEC).unwrap();
 }

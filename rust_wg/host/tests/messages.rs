@@ -95,7 +95,10 @@ round_trips! {
 fn wrong_lengths_and_types_are_refused() {
     let b = random_initiation(&mut Rng(1));
     assert_eq!(Initiation::parse(&b[..147]), Err(MessageError::Length));
-    assert_eq!(Initiation::parse(&[b.clone(), vec![0]].concat()), Err(MessageError::Length));
+    assert_eq!(
+        Initiation::parse(&[b.clone(), vec![0]].concat()),
+        Err(MessageError::Length)
+    );
     let mut t = b.clone();
     t[0] = 2;
     assert_eq!(Initiation::parse(&t), Err(MessageError::Type));
@@ -105,11 +108,23 @@ fn wrong_lengths_and_types_are_refused() {
     assert_eq!(classify(&t), None);
     assert_eq!(classify(&[]), None);
     assert_eq!(classify(&[4, 0, 0, 0]), None);
-    assert_eq!(classify(&[4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), None, "data without tag");
+    assert_eq!(
+        classify(&[4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        None,
+        "data without tag"
+    );
     assert_eq!(classify(&[5; 200]), None);
-    assert_eq!(DataHeader::parse(&[4, 0, 0, 0]).err(), Some(MessageError::Length));
+    assert_eq!(
+        DataHeader::parse(&[4, 0, 0, 0]).err(),
+        Some(MessageError::Length)
+    );
     assert!(Initiation::parse(&b).unwrap().emit(&mut [0; 100]).is_err());
-    assert!(DataHeader { receiver_index: 1, counter: 2 }.emit(&mut [0; 15]).is_err());
+    assert!(DataHeader {
+        receiver_index: 1,
+        counter: 2
+    }
+    .emit(&mut [0; 15])
+    .is_err());
 }
 
 #[test]
@@ -149,7 +164,10 @@ fn never_panics(seed: u64) {
     let mut hs = Handshake::new(Some(&id), *peer.public_key(), None);
     let checker = CookieChecker::<C>::new(Some(id.public_key()), &rng.bytes(), 0).unwrap();
     let mut maker = CookieMaker::<C>::new(peer.public_key()).unwrap();
-    let src = SocketAddr { addr: IpAddr::V4([1, 2, 3, 4]), port: 1 };
+    let src = SocketAddr {
+        addr: IpAddr::V4([1, 2, 3, 4]),
+        port: 1,
+    };
     for i in 0..300 {
         let len = match i % 5 {
             0 => INITIATION_LEN,
@@ -206,7 +224,10 @@ never_panic_tests! {
 fn device_survives_garbage() {
     let mut rng = Rng(5);
     let mut d = Device::new("x", rng.bytes(), rng.bytes(), None, 9);
-    let src = SocketAddr { addr: IpAddr::V6([1; 16]), port: 9 };
+    let src = SocketAddr {
+        addr: IpAddr::V6([1; 16]),
+        port: 9,
+    };
     for i in 0..3000 {
         let len = rng.below(200) as usize;
         let mut b = vec![0; len];

@@ -48,10 +48,17 @@ fn timings(start: u64, scope: u64) {
     for (i, (result, sleep)) in expected().into_iter().enumerate() {
         now += sleep * MS;
         assert_eq!(r.allow(now, scope, &v4(base4)), result, "v4 step {i}");
-        assert!(r.allow(now, scope, &v4(base4 + i as u32 + 1)), "fresh v4 {i}");
+        assert!(
+            r.allow(now, scope, &v4(base4 + i as u32 + 1)),
+            "fresh v4 {i}"
+        );
         w6[2] = i as u32;
         w6[3] = i as u32;
-        assert_eq!(r.allow(now, scope, &v6(w6)), result, "v6 step {i}: the /64 is what counts");
+        assert_eq!(
+            r.allow(now, scope, &v6(w6)),
+            result,
+            "v6 step {i}: the /64 is what counts"
+        );
         let mut other = w6;
         other[0] += i as u32 + 1;
         assert!(r.allow(now, scope, &v6(other)), "fresh v6 {i}");

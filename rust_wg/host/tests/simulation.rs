@@ -42,7 +42,11 @@ impl Sim {
         let kb: [u8; 32] = rng.bytes();
         let pa = *StaticIdentity::<C>::new(&ka).unwrap().public_key();
         let pb = *StaticIdentity::<C>::new(&kb).unwrap().public_key();
-        let psk = if seed % 2 == 0 { Some(rng.bytes()) } else { None };
+        let psk = if seed.is_multiple_of(2) {
+            Some(rng.bytes())
+        } else {
+            None
+        };
         Sim {
             a: Device::new("a", ka, pb, psk, seed ^ 0xa),
             b: Device::new("b", kb, pa, psk, seed ^ 0xb),
@@ -60,8 +64,15 @@ impl Sim {
     fn flush(&mut self) {
         let out_a = std::mem::take(&mut self.a.outbox);
         let out_b = std::mem::take(&mut self.b.outbox);
-        let down = self.outages.iter().any(|(s, e)| (*s..*e).contains(&self.now));
-        for (to_b, p) in out_a.into_iter().map(|p| (true, p)).chain(out_b.into_iter().map(|p| (false, p))) {
+        let down = self
+            .outages
+            .iter()
+            .any(|(s, e)| (*s..*e).contains(&self.now));
+        for (to_b, p) in out_a
+            .into_iter()
+            .map(|p| (true, p))
+            .chain(out_b.into_iter().map(|p| (false, p)))
+        {
             if down || self.rng.chance(self.net.loss) {
                 continue;
             }
@@ -69,7 +80,8 @@ impl Sim {
             for _ in 0..copies {
                 let delay = self.rng.below(self.net.max_delay_ms * 1_000_000 + 1);
                 self.wire_seq += 1;
-                self.wire.insert((self.now + delay, self.wire_seq), (to_b, p.clone()));
+                self.wire
+                    .insert((self.now + delay, self.wire_seq), (to_b, p.clone()));
             }
         }
     }
@@ -79,10 +91,14 @@ impl Sim {
         loop {
             self.flush();
             let next_pkt = self.wire.keys().next().map(|k| k.0);
-            let next = [next_pkt, self.a.timers.next_deadline(), self.b.timers.next_deadline()]
-                .into_iter()
-                .flatten()
-                .min();
+            let next = [
+                next_pkt,
+                self.a.timers.next_deadline(),
+                self.b.timers.next_deadline(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let Some(t) = next.filter(|t| *t <= until) else {
                 self.now = until;
                 return;
@@ -128,7 +144,10 @@ fn check_integrity(sim: &Sim) {
         for p in inbox {
             let s = seq_of(p);
             assert!(sent.contains(&s), "delivered something never sent");
-            assert!(seen.insert(s), "duplicate delivery of {s}: replay protection failed");
+            assert!(
+                seen.insert(s),
+                "duplicate delivery of {s}: replay protection failed"
+            );
             assert_eq!(p, &payload(s, p.len()), "payload corrupted");
         }
     }
@@ -167,27 +186,61 @@ fn delivered_ratio(sim: &Sim) -> f64 {
 
 #[test]
 fn perfect_network_two_hours() {
-    let sim = chat(1, Net { loss: 0, dup: 0, max_delay_ms: 1 }, 2);
-    assert!(delivered_ratio(&sim) > 0.999, "ratio {}", delivered_ratio(&sim));
+    let sim = chat(
+        1,
+        Net {
+            loss: 0,
+            dup: 0,
+            max_delay_ms: 1,
+        },
+        2,
+    );
+    assert!(
+        delivered_ratio(&sim) > 0.999,
+        "ratio {}",
+        delivered_ratio(&sim)
+    );
     // Rekey every REKEY_AFTER_TIME: about 60 sessions in two hours, not hundreds.
     let sessions = sim.a.stats.sessions;
-    assert!((2 * 3600 / REKEY_AFTER_TIME - 5..=2 * 3600 / REKEY_AFTER_TIME + 30).contains(&sessions), "{sessions}");
+    assert!(
+        (2 * 3600 / REKEY_AFTER_TIME - 5..=2 * 3600 / REKEY_AFTER_TIME + 30).contains(&sessions),
+        "{sessions}"
+    );
     assert_eq!(sim.a.stats.replays_dropped + sim.b.stats.replays_dropped, 0);
     assert_eq!(sim.a.stats.gave_up + sim.b.stats.gave_up, 0);
 }
 
 #[test]
 fn lossy_reordering_network_three_hours() {
-    let sim = chat(2, Net { loss: 10, dup: 5, max_delay_ms: 80 }, 3);
+    let sim = chat(
+        2,
+        Net {
+            loss: 10,
+            dup: 5,
+            max_delay_ms: 80,
+        },
+        3,
+    );
     let r = delivered_ratio(&sim);
     assert!(r > 0.80, "ratio {r}");
-    assert!(sim.a.stats.replays_dropped + sim.b.stats.replays_dropped > 0, "duplicates must be seen and dropped");
+    assert!(
+        sim.a.stats.replays_dropped + sim.b.stats.replays_dropped > 0,
+        "duplicates must be seen and dropped"
+    );
     assert!(sim.a.stats.sessions >= 3 * 3600 / REKEY_AFTER_TIME - 10);
 }
 
 #[test]
 fn very_lossy_network_one_hour() {
-    let sim = chat(3, Net { loss: 35, dup: 10, max_delay_ms: 300 }, 1);
+    let sim = chat(
+        3,
+        Net {
+            loss: 35,
+            dup: 10,
+            max_delay_ms: 300,
+        },
+        1,
+    );
     let r = delivered_ratio(&sim);
     assert!(r > 0.4, "ratio {r}");
 }
@@ -215,7 +268,14 @@ seeded_sims! {
 
 #[test]
 fn outage_gives_up_then_recovers() {
-    let mut sim = Sim::new(4, Net { loss: 0, dup: 0, max_delay_ms: 5 });
+    let mut sim = Sim::new(
+        4,
+        Net {
+            loss: 0,
+            dup: 0,
+            max_delay_ms: 5,
+        },
+    );
     sim.send(true, 1, 100);
     sim.run_until(sim.now + 10 * SEC);
     assert_eq!(sim.b.inbox.len(), 1);
@@ -237,21 +297,42 @@ fn outage_gives_up_then_recovers() {
 
 #[test]
 fn persistent_keepalive_keeps_sending() {
-    let mut sim = Sim::new(5, Net { loss: 0, dup: 0, max_delay_ms: 1 });
+    let mut sim = Sim::new(
+        5,
+        Net {
+            loss: 0,
+            dup: 0,
+            max_delay_ms: 1,
+        },
+    );
     assert!(sim.a.timers.set_persistent_keepalive_interval(25));
-    assert!(!sim.a.timers.set_persistent_keepalive_interval(25), "only the first enable sends at once");
+    assert!(
+        !sim.a.timers.set_persistent_keepalive_interval(25),
+        "only the first enable sends at once"
+    );
     sim.send(true, 1, 100);
     sim.run_until(sim.now + 3600 * SEC);
     // One keepalive every 25 s for an hour, give or take handshakes.
     let k = sim.a.stats.keepalives_sent;
     assert!((3600 / 25 - 10..=3600 / 25 + 80).contains(&k), "{k}");
     // Sessions continue to be renewed although only keepalives flow.
-    assert!(sim.a.stats.sessions >= 3600 / REKEY_AFTER_TIME - 5, "{:?}", sim.a.stats);
+    assert!(
+        sim.a.stats.sessions >= 3600 / REKEY_AFTER_TIME - 5,
+        "{:?}",
+        sim.a.stats
+    );
 }
 
 #[test]
 fn idle_tunnel_goes_quiet() {
-    let mut sim = Sim::new(6, Net { loss: 0, dup: 0, max_delay_ms: 1 });
+    let mut sim = Sim::new(
+        6,
+        Net {
+            loss: 0,
+            dup: 0,
+            max_delay_ms: 1,
+        },
+    );
     sim.send(true, 1, 100);
     sim.send(false, 2, 100);
     sim.run_until(sim.now + 60 * SEC);

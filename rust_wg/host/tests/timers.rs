@@ -24,12 +24,21 @@ fn nothing_pending_initially() {
 fn data_sent_arms_new_handshake_once() {
     let mut t = running();
     t.data_sent(0, 0);
-    assert_eq!(t.next_deadline(), Some((KEEPALIVE_TIMEOUT + REKEY_TIMEOUT) * SEC));
+    assert_eq!(
+        t.next_deadline(),
+        Some((KEEPALIVE_TIMEOUT + REKEY_TIMEOUT) * SEC)
+    );
     // Not re-armed while pending.
     t.data_sent(5 * SEC, 0);
     assert_eq!(t.next_deadline(), Some(15 * SEC));
     let a = t.on_timeout(15 * SEC);
-    assert_eq!(a, TimerActions { new_handshake: true, ..Default::default() });
+    assert_eq!(
+        a,
+        TimerActions {
+            new_handshake: true,
+            ..Default::default()
+        }
+    );
     t.data_sent(20 * SEC, 0);
     assert_eq!(t.next_deadline(), Some(35 * SEC));
 }
@@ -104,14 +113,20 @@ fn retransmits_then_gives_up() {
         }
         assert!(a.retransmit_handshake);
         retries += 1;
-        assert!(t.want_handshake(now, true), "5 s passed, the rate limit allows it");
+        assert!(
+            t.want_handshake(now, true),
+            "5 s passed, the rate limit allows it"
+        );
         t.handshake_sent(now);
         t.handshake_initiated(now, 0);
     }
     assert_eq!(retries, MAX_TIMER_HANDSHAKES + 1);
     assert_eq!(t.handshake_attempts(), MAX_TIMER_HANDSHAKES + 1);
     assert_eq!(t.next_deadline(), Some(now + 3 * REJECT_AFTER_TIME * SEC));
-    assert!(t.on_timeout(now + 3 * REJECT_AFTER_TIME * SEC).zero_key_material);
+    assert!(
+        t.on_timeout(now + 3 * REJECT_AFTER_TIME * SEC)
+            .zero_key_material
+    );
 }
 
 #[test]
@@ -127,7 +142,11 @@ fn give_up_keeps_pending_zero_timer_and_kills_keepalive() {
     let a = t.on_timeout(10 * SEC);
     assert!(a.purge_staged_packets);
     assert!(!a.send_keepalive, "keepalive timer deleted on give-up");
-    assert_eq!(t.next_deadline(), Some(3 * REJECT_AFTER_TIME * SEC), "zero timer not pushed back");
+    assert_eq!(
+        t.next_deadline(),
+        Some(3 * REJECT_AFTER_TIME * SEC),
+        "zero timer not pushed back"
+    );
 }
 
 #[test]
@@ -162,7 +181,10 @@ fn session_derived_arms_zero_key_material() {
     let mut t = running();
     t.session_derived(SEC);
     t.session_derived(2 * SEC);
-    assert_eq!(t.next_deadline(), Some(2 * SEC + 3 * REJECT_AFTER_TIME * SEC));
+    assert_eq!(
+        t.next_deadline(),
+        Some(2 * SEC + 3 * REJECT_AFTER_TIME * SEC)
+    );
     assert!(t.on_timeout(2 * SEC + 540 * SEC).zero_key_material);
 }
 
@@ -175,11 +197,18 @@ fn persistent_keepalive() {
     t.any_authenticated_packet_traversal(SEC);
     assert_eq!(t.next_deadline(), Some(26 * SEC));
     t.any_authenticated_packet_traversal(2 * SEC);
-    assert_eq!(t.next_deadline(), Some(27 * SEC), "re-armed on every traversal");
+    assert_eq!(
+        t.next_deadline(),
+        Some(27 * SEC),
+        "re-armed on every traversal"
+    );
     assert!(t.on_timeout(27 * SEC).send_keepalive);
     t.any_authenticated_packet_traversal(27 * SEC);
     assert!(!t.set_persistent_keepalive_interval(0));
-    assert!(!t.on_timeout(52 * SEC).send_keepalive, "turned off before it fired");
+    assert!(
+        !t.on_timeout(52 * SEC).send_keepalive,
+        "turned off before it fired"
+    );
     assert_eq!(t.persistent_keepalive_interval(), 0);
 }
 
@@ -190,7 +219,10 @@ fn stopped_timers_arm_nothing() {
     t.data_received(0);
     t.handshake_initiated(0, 0);
     t.session_derived(0);
-    assert!(!t.set_persistent_keepalive_interval(25), "no keepalive when down");
+    assert!(
+        !t.set_persistent_keepalive_interval(25),
+        "no keepalive when down"
+    );
     t.any_authenticated_packet_traversal(0);
     assert_eq!(t.next_deadline(), None);
     let mut r = running();

@@ -20,7 +20,10 @@ fn x25519_rfc7748_vector1() {
         &hex32("e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c"),
     )
     .unwrap();
-    assert_eq!(out, hex32("c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552"));
+    assert_eq!(
+        out,
+        hex32("c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552")
+    );
 }
 
 #[test]
@@ -32,7 +35,10 @@ fn x25519_rfc7748_vector2() {
         &hex32("e5210f12786811d3f4b7959d0538ae2c31dbe7106fc03c3efc4cd549c715a493"),
     )
     .unwrap();
-    assert_eq!(out, hex32("95cbde9476e8907d7aade45cb4b873f88b595a68799fa152e6f8f7647aac7957"));
+    assert_eq!(
+        out,
+        hex32("95cbde9476e8907d7aade45cb4b873f88b595a68799fa152e6f8f7647aac7957")
+    );
 }
 
 // RFC 7748 section 5.2, iterated: after 1 and 1000 iterations.
@@ -47,10 +53,16 @@ fn x25519_rfc7748_iterated() {
         u = k;
         k = r;
         if i == 1 {
-            assert_eq!(k, hex32("422c8e7a6227d7bca1350b3e2bb7279f7897b87bb6854b783c60e80311ae3079"));
+            assert_eq!(
+                k,
+                hex32("422c8e7a6227d7bca1350b3e2bb7279f7897b87bb6854b783c60e80311ae3079")
+            );
         }
     }
-    assert_eq!(k, hex32("684cf59ba83309552800ef566f2f4d3c1c3887c49360e3875f2eb94d99532c51"));
+    assert_eq!(
+        k,
+        hex32("684cf59ba83309552800ef566f2f4d3c1c3887c49360e3875f2eb94d99532c51")
+    );
 }
 
 // RFC 7748 section 6.1.
@@ -61,8 +73,14 @@ fn x25519_rfc7748_diffie_hellman() {
     let (mut pa, mut pb, mut s1, mut s2) = ([0; 32], [0; 32], [0; 32], [0; 32]);
     C::curve25519_generate_public(&mut pa, &a).unwrap();
     C::curve25519_generate_public(&mut pb, &b).unwrap();
-    assert_eq!(pa, hex32("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"));
-    assert_eq!(pb, hex32("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"));
+    assert_eq!(
+        pa,
+        hex32("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+    );
+    assert_eq!(
+        pb,
+        hex32("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
+    );
     C::curve25519(&mut s1, &a, &pb).unwrap();
     C::curve25519(&mut s2, &b, &pa).unwrap();
     let shared = hex32("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
@@ -118,7 +136,9 @@ fn chacha20poly1305_rfc8439_a5() {
     );
     let mut pt = vec![0; ct.len() - 16];
     C::chacha20poly1305_decrypt(&mut pt, &ct, &ad, nonce, &key).unwrap();
-    assert!(pt.starts_with(b"Internet-Drafts are draft documents valid for a maximum of six months"));
+    assert!(
+        pt.starts_with(b"Internet-Drafts are draft documents valid for a maximum of six months")
+    );
     let mut again = vec![0; ct.len()];
     C::chacha20poly1305_encrypt(&mut again, &pt, &ad, nonce, &key).unwrap();
     assert_eq!(again, ct);
@@ -141,7 +161,13 @@ fn chacha20poly1305_rfc8439_282_underlying() {
     let nonce = hex("070000004041424344454647");
     let ad = hex("50515253c0c1c2c3c4c5c6c7");
     let ct = chacha20poly1305::ChaCha20Poly1305::new(&key.into())
-        .encrypt(nonce.as_slice().into(), Payload { msg: SUNSCREEN, aad: &ad })
+        .encrypt(
+            nonce.as_slice().into(),
+            Payload {
+                msg: SUNSCREEN,
+                aad: &ad,
+            },
+        )
         .unwrap();
     assert_eq!(
         ct,
@@ -164,7 +190,9 @@ fn chacha20poly1305_empty_and_lengths() {
 #[test]
 fn xchacha20poly1305_draft_a31() {
     let key = hex32("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f");
-    let nonce: [u8; 24] = hex("404142434445464748494a4b4c4d4e4f5051525354555657").try_into().unwrap();
+    let nonce: [u8; 24] = hex("404142434445464748494a4b4c4d4e4f5051525354555657")
+        .try_into()
+        .unwrap();
     let ad = hex("50515253c0c1c2c3c4c5c6c7");
     let expect = hex(
         "bd6d179d3e83d43b9576579493c0e939572a1700252bfaccbed2902c21396cbb731c7f1b0b4aa6440bf3a82f4eda7e39ae64c6708c54c216cb96b72e1213b4522f8c9ba40db5d945b11b69b982c1bb9e3f3fac2bc369488f76b2383565d3fff921f9664c97637da9768812f615c68b13b52e\
@@ -189,22 +217,37 @@ fn b2(out_len: usize, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
 // BLAKE2s known answers (RFC 7693 appendix B for "abc"; the reference blake2s-kat.txt for keyed ones).
 #[test]
 fn blake2s_unkeyed_32() {
-    assert_eq!(b2(32, &[], &[b"abc"]), hex("508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982"));
-    assert_eq!(b2(32, &[], &[]), hex("69217a3079908094e11121d042354a7c1f55b6482ca1a51e1b250dfd1ed0eef9"));
+    assert_eq!(
+        b2(32, &[], &[b"abc"]),
+        hex("508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982")
+    );
+    assert_eq!(
+        b2(32, &[], &[]),
+        hex("69217a3079908094e11121d042354a7c1f55b6482ca1a51e1b250dfd1ed0eef9")
+    );
     // Several input slices hash as their concatenation.
     assert_eq!(b2(32, &[], &[b"a", b"", b"bc"]), b2(32, &[], &[b"abc"]));
 }
 
 #[test]
 fn blake2s_unkeyed_16() {
-    assert_eq!(b2(16, &[], &[b"abc"]), hex("aa4938119b1dc7b87cbad0ffd200d0ae"));
+    assert_eq!(
+        b2(16, &[], &[b"abc"]),
+        hex("aa4938119b1dc7b87cbad0ffd200d0ae")
+    );
 }
 
 #[test]
 fn blake2s_keyed_32() {
     let key: Vec<u8> = (0..32).collect();
-    assert_eq!(b2(32, &key, &[]), hex("48a8997da407876b3d79c0d92325ad3b89cbb754d86ab71aee047ad345fd2c49"));
-    assert_eq!(b2(32, &key, &[&[0]]), hex("40d15fee7c328830166ac3f918650f807e7e01e177258cdc0a39b11f598066f1"));
+    assert_eq!(
+        b2(32, &key, &[]),
+        hex("48a8997da407876b3d79c0d92325ad3b89cbb754d86ab71aee047ad345fd2c49")
+    );
+    assert_eq!(
+        b2(32, &key, &[&[0]]),
+        hex("40d15fee7c328830166ac3f918650f807e7e01e177258cdc0a39b11f598066f1")
+    );
     let input: Vec<u8> = (0..64).collect();
     assert_eq!(
         b2(32, &key, &[&input[..10], &input[10..]]),
@@ -215,7 +258,10 @@ fn blake2s_keyed_32() {
 #[test]
 fn blake2s_keyed_16() {
     let key: Vec<u8> = (0..32).collect();
-    assert_eq!(b2(16, &key, &[b"abc"]), hex("61ba5f165c194692e09d12520cc4c74a"));
+    assert_eq!(
+        b2(16, &key, &[b"abc"]),
+        hex("61ba5f165c194692e09d12520cc4c74a")
+    );
 }
 
 #[test]
@@ -229,17 +275,32 @@ fn blake2s_bad_lengths() {
 #[test]
 fn hmac_blake2s_known_answers() {
     let cases: [(&[u8], &[u8], &str); 4] = [
-        (&[0; 32], b"", "eaf4bb25938f4d20e72656bbbc7a9bf63c0c18537333c35bdb67db1402661acd"),
+        (
+            &[0; 32],
+            b"",
+            "eaf4bb25938f4d20e72656bbbc7a9bf63c0c18537333c35bdb67db1402661acd",
+        ),
         (
             &hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"),
             b"WireGuard",
             "5415924543576b3f5ee867c94e1aab70586d33b32fae3fccd2c635b3e1d7198d",
         ),
-        (&[0x0b; 20], b"Hi There", "65a8b7c5cc9136d424e82c37e2707e74e913c0655b99c75f40edf387453a3260"),
-        (b"Jefe", b"what do ya want for nothing?", "90b6281e2f3038c9056af0b4a7e763cae6fe5d9eb4386a0ec95237890c104ff0"),
+        (
+            &[0x0b; 20],
+            b"Hi There",
+            "65a8b7c5cc9136d424e82c37e2707e74e913c0655b99c75f40edf387453a3260",
+        ),
+        (
+            b"Jefe",
+            b"what do ya want for nothing?",
+            "90b6281e2f3038c9056af0b4a7e763cae6fe5d9eb4386a0ec95237890c104ff0",
+        ),
     ];
     for (key, msg, expect) in cases {
-        assert_eq!(hmac::<C>(key, &[msg]).unwrap().as_bytes().to_vec(), hex(expect));
+        assert_eq!(
+            hmac::<C>(key, &[msg]).unwrap().as_bytes().to_vec(),
+            hex(expect)
+        );
     }
 }
 

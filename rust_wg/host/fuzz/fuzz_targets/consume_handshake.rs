@@ -42,7 +42,8 @@ fn fixture() -> &'static Fixture {
         let mut ha = Handshake::new(Some(&a), *b.public_key(), Some(&[7; 32]));
         let mut hb = Handshake::new(Some(&b), *a.public_key(), Some(&[7; 32]));
         let mut init = [0u8; INITIATION_LEN];
-        ha.create_initiation(&a, &[3; 32], &noise::tai64n(100, 0), 1, &mut init).unwrap();
+        ha.create_initiation(&a, &[3; 32], &noise::tai64n(100, 0), 1, &mut init)
+            .unwrap();
         let c = noise::consume_initiation(&b, &Initiation::parse(&init).unwrap()).unwrap();
         hb.consume_initiation(c, 1).unwrap();
         let mut resp = [0u8; RESPONSE_LEN];
@@ -63,7 +64,8 @@ fuzz_target!(|data: &[u8]| {
         let mut ha = Handshake::new(Some(a), *b.public_key(), Some(&[7; 32]));
         // Deterministic: the fixture's ephemeral key, so its response answers this initiation.
         let mut again = [0u8; INITIATION_LEN];
-        ha.create_initiation(a, &[3; 32], &noise::tai64n(100, 0), 1, &mut again).unwrap();
+        ha.create_initiation(a, &[3; 32], &noise::tai64n(100, 0), 1, &mut again)
+            .unwrap();
         ha
     };
     let now = 1_000_000_000;
@@ -118,7 +120,9 @@ fuzz_target!(|data: &[u8]| {
                 port: 5,
             };
             let mut reply = [0u8; COOKIE_REPLY_LEN];
-            checker.create_reply(&init, 1, &src, &[5; 24], &mut reply).unwrap();
+            checker
+                .create_reply(&init, 1, &src, &[5; 24], &mut reply)
+                .unwrap();
             let mut bad = reply;
             xor(&mut bad, rest);
             let auth_changed = bad[..4] != reply[..4] || bad[8..] != reply[8..];

@@ -20,9 +20,15 @@ fuzz_target!(|data: &[u8]| {
     let public = ID.get_or_init(|| *StaticIdentity::<C>::new(&[0x33; 32]).unwrap().public_key());
     let checker = CookieChecker::<C>::new(Some(public), &[0x44; 32], 0).unwrap();
     let src = if head[0] & 1 == 0 {
-        SocketAddr { addr: IpAddr::V4([head[1], head[2], head[3], head[4]]), port: u16::from_le_bytes([head[5], head[6]]) }
+        SocketAddr {
+            addr: IpAddr::V4([head[1], head[2], head[3], head[4]]),
+            port: u16::from_le_bytes([head[5], head[6]]),
+        }
     } else {
-        SocketAddr { addr: IpAddr::V6(head[2..18].try_into().unwrap()), port: u16::from(head[18]) }
+        SocketAddr {
+            addr: IpAddr::V6(head[2..18].try_into().unwrap()),
+            port: u16::from(head[18]),
+        }
     };
     let check_cookie = head[0] & 2 != 0;
     let allow = head[0] & 4 != 0;
@@ -31,17 +37,30 @@ fuzz_target!(|data: &[u8]| {
     let mut good = msg.to_vec();
     let mut maker = CookieMaker::<C>::new(public).unwrap();
     if maker.add_macs(&mut good, 0).is_ok() {
-        assert_ne!(checker.validate(&good, &src, check_cookie, || allow), MacState::InvalidMac);
+        assert_ne!(
+            checker.validate(&good, &src, check_cookie, || allow),
+            MacState::InvalidMac
+        );
         if state != MacState::InvalidMac {
-            assert_eq!(good[..good.len() - 16], msg[..msg.len() - 16], "two different mac1 for one message");
+            assert_eq!(
+                good[..good.len() - 16],
+                msg[..msg.len() - 16],
+                "two different mac1 for one message"
+            );
         }
         // With a cookie from this checker for this source, mac2 passes as well.
         let mut reply = [0u8; COOKIE_REPLY_LEN];
-        checker.create_reply(&good, 1, &src, &[1; 24], &mut reply).unwrap();
+        checker
+            .create_reply(&good, 1, &src, &[1; 24], &mut reply)
+            .unwrap();
         let parsed = rust_wg_proto::messages::CookieReply::parse(&reply).unwrap();
         maker.consume_reply(&parsed, 0).unwrap();
         maker.add_macs(&mut good, 0).unwrap();
-        let expect = if allow { MacState::ValidMacWithCookie } else { MacState::ValidMacWithCookieButRatelimited };
+        let expect = if allow {
+            MacState::ValidMacWithCookie
+        } else {
+            MacState::ValidMacWithCookieButRatelimited
+        };
         assert_eq!(checker.validate(&good, &src, true, || allow), expect);
     } else {
         assert_eq!(state, MacState::InvalidMac);

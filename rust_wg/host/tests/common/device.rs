@@ -9,8 +9,9 @@ use rust_wg_proto::cookie::{CookieChecker, CookieMaker, MacState};
 use rust_wg_proto::counter::ReplayCounter;
 use rust_wg_proto::crypto::Crypto;
 use rust_wg_proto::messages::{
-    self, CookieReply, DataHeader, Initiation, Response, COOKIE_REPLY_LEN, DATA_HEADER_LEN, INITIATION_LEN,
-    MESSAGE_DATA, MESSAGE_HANDSHAKE_COOKIE, MESSAGE_HANDSHAKE_INITIATION, MESSAGE_HANDSHAKE_RESPONSE, RESPONSE_LEN,
+    self, CookieReply, DataHeader, Initiation, Response, COOKIE_REPLY_LEN, DATA_HEADER_LEN,
+    INITIATION_LEN, MESSAGE_DATA, MESSAGE_HANDSHAKE_COOKIE, MESSAGE_HANDSHAKE_INITIATION,
+    MESSAGE_HANDSHAKE_RESPONSE, RESPONSE_LEN,
 };
 use rust_wg_proto::noise::{self, Handshake, Keypair, Keypairs, StaticIdentity};
 use rust_wg_proto::timers::Timers;
@@ -62,7 +63,13 @@ pub struct Device {
 }
 
 impl Device {
-    pub fn new(name: &'static str, private: [u8; 32], peer_public: [u8; 32], psk: Option<[u8; 32]>, seed: u64) -> Self {
+    pub fn new(
+        name: &'static str,
+        private: [u8; 32],
+        peer_public: [u8; 32],
+        psk: Option<[u8; 32]>,
+        seed: u64,
+    ) -> Self {
         let identity = StaticIdentity::<C>::new(&private).unwrap();
         let mut rng = Rng(seed);
         let checker = CookieChecker::new(Some(identity.public_key()), &rng.bytes(), 0).unwrap();
@@ -145,8 +152,14 @@ impl Device {
             }
             .emit(&mut out)
             .unwrap();
-            C::chacha20poly1305_encrypt(&mut out[DATA_HEADER_LEN..], &plain, &[], counter, k.kp.sending_key())
-                .unwrap();
+            C::chacha20poly1305_encrypt(
+                &mut out[DATA_HEADER_LEN..],
+                &plain,
+                &[],
+                counter,
+                k.kp.sending_key(),
+            )
+            .unwrap();
             rekey |= k.kp.wants_rekey_on_send(now, k.send_counter);
             self.outbox.push(out);
             self.timers.any_authenticated_packet_traversal(now);
@@ -179,8 +192,15 @@ impl Device {
         let mut msg = [0u8; INITIATION_LEN];
         let eph = self.rng.bytes::<32>();
         let index = self.rng.next_u32();
-        let ts = noise::tai64n(1_700_000_000 + now / 1_000_000_000, (now % 1_000_000_000) as u32);
-        if self.hs.create_initiation(&self.identity, &eph, &ts, index, &mut msg).is_err() {
+        let ts = noise::tai64n(
+            1_700_000_000 + now / 1_000_000_000,
+            (now % 1_000_000_000) as u32,
+        );
+        if self
+            .hs
+            .create_initiation(&self.identity, &eph, &ts, index, &mut msg)
+            .is_err()
+        {
             return;
         }
         self.maker.add_macs(&mut msg, now).unwrap();
@@ -207,15 +227,15 @@ impl Device {
     /// Handles one datagram from `src` (`wg_packet_receive()` and the handshake worker).
     pub fn receive(&mut self, now: u64, src: SocketAddr, packet: &[u8]) {
         match messages::classify(packet) {
-            Some(MESSAGE_HANDSHAKE_INITIATION | MESSAGE_HANDSHAKE_RESPONSE) => self.receive_handshake(now, src, packet),
+            Some(MESSAGE_HANDSHAKE_INITIATION | MESSAGE_HANDSHAKE_RESPONSE) => {
+                self.receive_handshake(now, src, packet)
+            }
             Some(MESSAGE_HANDSHAKE_COOKIE) => {
                 let reply = CookieReply::parse(packet).unwrap();
-                if self.hs.local_index() == Some(reply.receiver_index)
-                    || self.find_keypair(reply.receiver_index).is_some()
-                {
-                    if self.maker.consume_reply(&reply, now).is_ok() {
-                        self.stats.cookies_received += 1;
-                    }
+                let known = self.hs.local_index() == Some(reply.receiver_index)
+                    || self.find_keypair(reply.receiver_index).is_some();
+                if known && self.maker.consume_reply(&reply, now).is_ok() {
+                    self.stats.cookies_received += 1;
                 }
             }
             Some(MESSAGE_DATA) => self.receive_data(now, packet),
@@ -224,7 +244,9 @@ impl Device {
     }
 
     fn receive_handshake(&mut self, now: u64, src: SocketAddr, packet: &[u8]) {
-        let state = self.checker.validate(packet, &src, self.under_load, || true);
+        let state = self
+            .checker
+            .validate(packet, &src, self.under_load, || true);
         match state {
             MacState::InvalidMac => {
                 self.stats.invalid_dropped += 1;
@@ -235,7 +257,9 @@ impl Device {
                 let idx = u32::from_le_bytes(packet[4..8].try_into().unwrap());
                 let mut out = [0u8; COOKIE_REPLY_LEN];
                 let nonce = self.rng.bytes::<24>();
-                self.checker.create_reply(packet, idx, &src, &nonce, &mut out).unwrap();
+                self.checker
+                    .create_reply(packet, idx, &src, &nonce, &mut out)
+                    .unwrap();
                 self.outbox.push(out.to_vec());
                 self.stats.cookies_sent += 1;
                 return;
@@ -316,7 +340,9 @@ impl Device {
             return;
         }
         let mut plain = vec![0; ct.len() - 16];
-        if C::chacha20poly1305_decrypt(&mut plain, ct, &[], hdr.counter, k.kp.receiving_key()).is_err() {
+        if C::chacha20poly1305_decrypt(&mut plain, ct, &[], hdr.counter, k.kp.receiving_key())
+            .is_err()
+        {
             self.stats.invalid_dropped += 1;
             return;
         }
@@ -325,7 +351,11 @@ impl Device {
             return;
         }
         let local = k.kp.local_index;
-        if self.keypairs.received_with(|n| n.kp.local_index == local).is_some() {
+        if self
+            .keypairs
+            .received_with(|n| n.kp.local_index == local)
+            .is_some()
+        {
             self.timers.handshake_complete();
             self.send_staged(now);
         }
