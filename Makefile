@@ -14,7 +14,7 @@ KBUILD = $(shell VARIANT=$(VARIANT) $(TOP)/scripts/kernel.sh path)
 KENV = . $(TOP)/scripts/env.sh &&
 CARGO_JOBS ?= 2
 
-.PHONY: all deps kernel kernel-config module wgctl host-test vm-test test demo shell fuzz check-patches clean help
+.PHONY: all deps kernel kernel-config module wgctl host-test vm-test test demo shell fuzz check-patches clean help bench
 
 all: module wgctl
 
@@ -54,6 +54,10 @@ shell: module
 
 fuzz:
 	@for s in rust_wg/host/fuzz/run.sh wgctl/fuzz/run.sh; do [ -x $$s ] && $$s $${FUZZ_SECONDS:-600} || true; done
+
+# The benchmark: C wireguard.ko, wireguard-go, plain veth and rust_wg in one VM (bench/run.sh; QUICK=1: < 10 min).
+bench:
+	@bench/run.sh $(if $(QUICK),--quick)
 
 check-patches:
 	@scripts/check-patches.sh

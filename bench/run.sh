@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The reproducible benchmark (`make bench`, `make bench QUICK=1`): build what is needed, boot ONE VM, measure every
+# implementation in it (bench/guest.sh), and write bench/results/latest.{json,md} and plots (bench/report.py).
+#
+#   bench/run.sh [--quick] [--variant perf|normal] [--impl veth,c,go,rust] [--runs N] [--no-build] [--out DIR]
+#
+# --quick: 1 run of each measurement with short durations (< 10 minutes on a 2-core machine); default: 3 runs.
+# --variant: kernel flavour (default $BENCH_VARIANT or perf: no debug options; building it cold takes 25-40 minutes on 2 cores).
+# --no-build: use the kernel, rust_wg.ko and wgctl as they are (for when someone else is building the kernel).
+# rust_wg is measured when its module loads with `link_kind=rustwg genl_family=rustwg` and creates links of that
+# kind; otherwise its slot is reported as not available, never estimated.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/env.sh"
+
+quick=0
+variant=${BENCH_VARIANT:-perf}
+impls="veth c go rust"
+runs=""
+build=1
+out=$top/bench/results
+while (($#)); do
+	case "$1" in
+	--quick) quick=1; shift ;;
+	--variant) variant=$2; shift 2 ;;
+	--impl) impls=${2//,/ }; shift 2 ;;
+	--runs) runs=$2; shift 2 ;;
+	--no-build) build=0; shift ;;
+	--out) out=$2; shift 2 ;;
+	-h | --help) sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+case "$variant" in perf | normal | debug) ;; *) echo "bench: --variant perf|normal" >&2; exit 2 ;; esac
+for i in $impls; do
+	case "$i" in veth | c | go | rust) ;; *) echo "bench: unknown implementation $i (veth c go rust)" >&2; exit 2 ;; esac
+done
+
+# Durations (seconds) and sizes. The guest stops starting new rounds after BUDGET seconds.
+if ((quick)); then
+	runs=${runs:-1} dur=${BENCH_DUR:-5} rtt_dur=${BENCH_RTT_DUR:-10} budget=420
+else
+	runs=${runs:-3} dur=${BENCH_DUR:-10} rtt_dur=${BENCH_RTT_DUR:-20} budget=2100
+fi
+scale_peers=${BENCH_SCALE_PEERS:-10000}
+scale_ips_per_peer=${BENCH_SCALE_IPS_PER_PEER:-10}
+scale_peers_go=${BENCH_SCALE_PEERS_GO:-$((scale_peers / 10))}
+wall_start=$EPOCHSECONDS
+
+# Tools the guest uses from the host's root file system, and matplotlib for the plots (Debian packages only).
+need=()
+for p in iperf3 irtt wireguard-tools wireguard-go iproute2 python3-matplotlib openssl; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+done
+if ((build)); then
+	"$top/scripts/deps.sh"
+fi
+if ((${#need[@]})); then
+	echo "bench: apt-get install ${need[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+kbuild_of() { VARIANT=$variant "$top/scripts/kernel.sh" path; }
+if ((build)); then
+	kb=$(kbuild_of)
+	# Two builds in one directory corrupt each other: wait (bounded) for someone else's build to finish.
+	for _ in $(seq 1 120); do
+		pgrep -f "O=$kb( |$)" >/dev/null || break
+		echo "bench: a build of $kb is running; waiting" >&2
+		sleep 30
+	done
+	VARIANT=$variant "$top/scripts/kernel.sh" build
+	# rust_wg.ko is still being written: a failed build only makes its slot "not available".
+	make -s -C "$top" VARIANT="$variant" module || echo "bench: rust_wg.ko did not build; its slot will be empty" >&2
+	make -s -C "$top" wgctl || echo "bench: wgctl did not build" >&2
+fi
+
+kbuild=$(kbuild_of)
+use_vm_sh=1
+if ! [ -f "$kbuild/arch/x86/boot/bzImage" ]; then
+	# The cache may hold this variant's build under another directory name (the `build/<variant>` symlink that
+	# kernel.sh maintains); boot that one directly.
+	alt=$(readlink -f "$RUST_WG_CACHE/build/$variant" 2>/dev/null || true)
+	if [ -n "$alt" ] && [ -f "$alt/arch/x86/boot/bzImage" ]; then
+		echo "bench: no kernel at $kbuild; using $alt" >&2
+		kbuild=$alt use_vm_sh=0
+	else
+		echo "bench: no $variant kernel built (run without --no-build, or 'VARIANT=$variant make kernel')" >&2
+		exit 1
+	fi
+fi
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+raw=$RUST_WG_CACHE/bench/$stamp-$variant
+mkdir -p "$raw" "$out"
+chmod 777 "$raw"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+rust_ko=$top/rust_wg/rust_wg.ko
+cat >"$raw/env" <<EOT
+RUST_WG_TOP=$top
+KBUILD=$kbuild
+MODROOT=$kbuild/modroot
+OUT=$raw
+WGCTL=${WGCTL:-$top/wgctl/target/release/wgctl}
+RUST_WG_KO=$rust_ko
+RUST_PARAMS="${RUST_WG_PARAMS:-link_kind=rustwg genl_family=rustwg}"
+RUST_KIND=${RUST_WG_KIND:-rustwg}
+RUST_FAMILY=${RUST_WG_FAMILY:-rustwg}
+IMPLS="$impls"
+RUNS=$runs
+DUR=$dur
+RTT_DUR=$rtt_dur
+SCALE_PEERS=$scale_peers
+SCALE_IPS_PER_PEER=$scale_ips_per_peer
+SCALE_PEERS_GO=$scale_peers_go
+SCALE_TIMEOUT=300
+BUDGET=$budget
+EOT
+
+mem=${BENCH_VM_MEMORY:-3G}
+cpus=2
+{
+	echo "variant $variant"
+	echo "quick $quick"
+	echo "runs $runs"
+	echo "dur_s $dur"
+	echo "rtt_dur_s $rtt_dur"
+	echo "scale_peers $scale_peers"
+	echo "scale_ips_per_peer $scale_ips_per_peer"
+	echo "scale_peers_go $scale_peers_go"
+	echo "kbuild $kbuild"
+	echo "vm_memory $mem"
+	echo "vm_cpus $cpus"
+	echo "host_cpu $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+	echo "host_cpus $(nproc)"
+	echo "host_load_before $load_before"
+	echo "qemu $(qemu-system-x86_64 --version | head -n1)"
+	echo "git $(git -C "$top" rev-parse --short HEAD)$(git -C "$top" diff --quiet HEAD -- rust_wg bench 2>/dev/null || echo -dirty)"
+	echo "rust_wg_ko $([ -f "$rust_ko" ] && sha256sum "$rust_ko" | cut -c1-12 || echo none)"
+	for opt in CONFIG_WIREGUARD_DEBUG CONFIG_KASAN CONFIG_PROVE_LOCKING CONFIG_HZ CONFIG_PREEMPT CONFIG_PREEMPT_VOLUNTARY CONFIG_RUST_OVERFLOW_CHECKS; do
+		echo "kconfig_$opt $(grep -E "^$opt=" "$kbuild/.config" | cut -d= -f2 || true)"
+	done
+} >"$raw/host.txt"
+
+echo "bench: $variant kernel, implementations: $impls, $runs run(s); raw output in $raw"
+vm_args=(--rwdir "$raw" --memory "$mem" --cpus "$cpus")
+guest_cmd="bash $top/bench/guest.sh $raw/env"
+rc=0
+if ((use_vm_sh)); then
+	timeout --foreground -k 10 $((budget + 900)) \
+		"$top/scripts/vm.sh" --variant "$variant" "${vm_args[@]}" --exec "$guest_cmd" >"$raw/console.log" 2>&1 || rc=$?
+else
+	accel=(--disable-kvm)
+	[ "${RUST_WG_KVM:-0}" = 1 ] && accel=()
+	[ "${RUST_WG_KVM:-0}" = 1 ] || echo "vm: TCG" >"$raw/console.log"
+	timeout --foreground -k 10 $((budget + 900)) \
+		vng --run "$kbuild/arch/x86/boot/bzImage" "${accel[@]}" "${vm_args[@]}" \
+		--append "nmi_watchdog=0" --exec "$guest_cmd" >>"$raw/console.log" 2>&1 || rc=$?
+fi
+((rc == 0)) || echo "bench: VM exited with status $rc (console: $raw/console.log)" >&2
+if grep -q '^vm: KVM' "$raw/console.log"; then accel_name=KVM; else accel_name=TCG; fi
+{
+	echo "accel $accel_name"
+	echo "host_load_after $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "vm_exit $rc"
+	echo "wall_s $((EPOCHSECONDS - wall_start))"
+} >>"$raw/host.txt"
+[ -f "$raw/status.txt" ] || { echo "bench: the guest wrote nothing; tail of console:" >&2; tail -n 30 "$raw/console.log" >&2; exit 1; }
+
+/usr/bin/python3 "$top/bench/report.py" "$raw" "$out"
+echo "bench: done in $((EPOCHSECONDS - wall_start))s: $out/latest.md"
