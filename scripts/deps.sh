@@ -15,6 +15,9 @@ APT_PKGS=(
 	flex bison bc libelf-dev libssl-dev dwarves kmod cpio xz-utils rsync
 	iproute2 iptables ncat iperf3 iputils-ping wireguard-tools wireguard-go
 	python3-venv
+	# virtme-ng's init finds its script I/O virtio ports through udev's /dev/virtio-ports links; without udevd
+	# the guest falls back to the console and the exit status is lost.
+	udev
 )
 
 need_apt=()

@@ -38,7 +38,10 @@ fragments() {
 # One build directory per variant and source version; a change of config fragments regenerates .config in place
 # (so only what the change touches is rebuilt), keyed by the fragments' hash recorded next to it.
 build_dir() {
-	echo "$RUST_WG_CACHE/build/$VARIANT-$SRC_VERSION"
+	# Resolved, because kbuild records the absolute object tree in some commands: a different spelling of the
+	# same directory would rebuild everything.
+	local d=$RUST_WG_CACHE/build/$VARIANT-$SRC_VERSION
+	if [ -L "$d" ]; then readlink -f "$d"; else echo "$d"; fi
 }
 
 config_hash() {

@@ -26,7 +26,7 @@ cargo_suite() { # manifest
 	local log rc p f i
 	log=$(mktemp)
 	echo "== cargo test --manifest-path $1"
-	cargo test --release -j2 --manifest-path "$1" 2>&1 | tee "$log" | grep -E '^(test result|error|failures:|---- )' || true
+	cargo test -j2 --manifest-path "$1" 2>&1 | tee "$log" | grep -E '^(test result|error|failures:|---- )' || true
 	rc=${PIPESTATUS[0]}
 	read -r p f i < <(awk '/^test result:/ { for (k = 1; k <= NF; k++) { if ($k ~ /^passed/) p += $(k-1); if ($k ~ /^failed/) f += $(k-1); if ($k ~ /^ignored/) i += $(k-1) } } END { print p+0, f+0, i+0 }' "$log")
 	pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + i))

@@ -34,7 +34,7 @@ while read -r line; do
 	else
 		result "kunit-$1" FAIL "pass:$2 fail:$3 skip:$4 total:$5"
 	fi
-done < <(dmesg | grep -E '# [A-Za-z0-9_]+: pass:[0-9]+ fail:[0-9]+ skip:[0-9]+ total:[0-9]+')
+done < <(dmesg | grep -v "# Totals:" | grep -E '# [A-Za-z0-9_]+: pass:[0-9]+ fail:[0-9]+ skip:[0-9]+ total:[0-9]+')
 
 for name in $TESTS; do
 	t=$RUST_WG_TOP/selftests/tests/$name.sh
