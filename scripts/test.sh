@@ -40,8 +40,16 @@ done
 # Fuzz smoke runs: a few seconds per target; a crash is a failure.
 for s in rust_wg/host/fuzz/run.sh wgctl/fuzz/run.sh; do
 	[ -x "$s" ] || continue
-	echo "== $s smoke"
-	if "$s" "${FUZZ_SMOKE_SECONDS:-10}"; then pass=$((pass + 1)); else step_fail "$s"; fi
+	echo "== $s smoke (${FUZZ_SMOKE_SECONDS:-10} s per target)"
+	flog=$(mktemp)
+	if "$s" "${FUZZ_SMOKE_SECONDS:-10}" >"$flog" 2>&1; then
+		pass=$((pass + 1))
+		grep -E '^(Done|stat::number_of_executed_units)' "$flog" | sed 's/^/  /' || true
+	else
+		step_fail "$s"
+		tail -n 40 "$flog"
+	fi
+	rm -f "$flog"
 done
 
 if ((!host_only)); then
