@@ -220,12 +220,15 @@ scale_one() { # IMPL TOOL FAMILY IFNAME OUTFILE CONF PEERS
 		timeout 10 tail --pid="${GO_PIDS[-1]}" -f /dev/null 2>/dev/null || true
 	fi
 }
-measure_scale() { # IMPL DIR
+measure_scale() { # IMPL DIR ROUND
 	local impl=$1 d=$2 full=$TMPD/scale.conf
 	case $impl in
 	c)
 		scale_one c wg wireguard wgcs "$d/scale_wg.txt" "$full" "$SCALE_PEERS"
-		[ -x "$WGCTL" ] && scale_one c wgctl wireguard wgcs "$d/scale_wgctl.txt" "$full" "$SCALE_PEERS" ;;
+		# wgctl against the C driver (the same tool as rust_wg uses): in the first round only, to save time.
+		if [ -x "$WGCTL" ] && [ "$3" = 1 ]; then
+			scale_one c wgctl wireguard wgcs "$d/scale_wgctl.txt" "$full" "$SCALE_PEERS"
+		fi ;;
 	# wireguard-go sets peers over its text UAPI two orders of magnitude slower under TCG: a tenth of the peers.
 	go) scale_one go wg wireguard wggs "$d/scale_wg.txt" "$TMPD/scale-go.conf" "$SCALE_PEERS_GO" ;;
 	rust) scale_one rust wgctl "$RUST_FAMILY" wgrs "$d/scale_wgctl.txt" "$full" "$SCALE_PEERS" ;;
@@ -304,7 +307,7 @@ for r in $(seq 1 "$RUNS"); do
 		fi
 		t=$EPOCHSECONDS
 		measure_traffic "$d" || note "$impl round $r: traffic measurements incomplete"
-		((SCALE_PEERS > 0)) && [ "$impl" != veth ] && { measure_scale "$impl" "$d" || note "$impl round $r: scale incomplete"; }
+		((SCALE_PEERS > 0)) && [ "$impl" != veth ] && { measure_scale "$impl" "$d" "$r" || note "$impl round $r: scale incomplete"; }
 		note "round $r: $impl done in $((EPOCHSECONDS - t))s"
 		teardown
 	done

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 """Turn the raw output of one bench/guest.sh run into latest.json, latest.md and plots.
 
-    report.py RAWDIR OUTDIR
+    report.py RAWDIR OUTDIR [DOCS]
 
-RAWDIR is what the guest wrote (host.txt, sysinfo.txt, status.txt, raw/<impl>/r<N>/...); the schema of latest.json is
+With DOCS (docs/BENCHMARKS.md), the part between its "bench:latest" markers is replaced by the new report. RAWDIR is what the guest wrote (host.txt, sysinfo.txt, status.txt, raw/<impl>/r<N>/...); the schema of latest.json is
 documented in docs/BENCHMARKS.md. A measurement that failed or did not run is null, never estimated.
 """
 import datetime
@@ -36,6 +36,8 @@ METRICS = {
     "rtt_load_p99_ms": ("ms", "lower", "small flow RTT under load, 99th percentile"),
     "rtt_load_p999_ms": ("ms", "lower", "small flow RTT under load, 99.9th percentile"),
     "rtt_load_loss_pct": ("%", "lower", "small flow loss under load"),
+    "rtt_idle_sent": ("packets", "higher", "probes the small flow sent in the idle test (target 50/s)"),
+    "rtt_load_sent": ("packets", "higher", "probes sent under load (fewer than 50/s: the guest fell behind)"),
     "rtt_load_bulk_gbps": ("Gbit/s", "higher", "the bulk TCP flow's throughput during the latency test"),
     "cpu_softirq_kworker_s_per_gbit": ("CPU s/Gbit", "lower",
                                        "softirq + kworker CPU time per Gbit received, 1-stream TCP"),
@@ -108,23 +110,22 @@ def percentile(sorted_vals, p):
 
 
 def irtt_samples(path):
-    """(sorted RTTs in ms, loss in %) of one irtt run, or (None, None)."""
+    """(sorted RTTs in ms, loss in %, packets sent) of one irtt run, or Nones."""
     j = load_json(path)
-    if not j or "round_trips" not in j:
-        return None, None
-    rts = j["round_trips"] or []
+    if not j or not j.get("round_trips"):
+        return None, None, None
+    rts = j["round_trips"]
     rtts = sorted(rt["delay"]["rtt"] / 1e6 for rt in rts if "rtt" in (rt.get("delay") or {}))
-    if not rts:
-        return None, None
-    return rtts, 100.0 * (len(rts) - len(rtts)) / len(rts)
+    return rtts, 100.0 * (len(rts) - len(rtts)) / len(rts), len(rts)
 
 
-def cpu_metrics(path, user_hz, vcpus):
+def cpu_metrics(path, user_hz):
     """Per-Gbit CPU time from the two snapshots around the 1-stream TCP run.
 
-    /proc/stat's idle time is exact (NO_HZ idle accounting) but its busy categories are sampled by the timer tick,
-    and under TCG on a loaded host ticks get lost. So the busy total is vCPUs x wall - idle, and the softirq share
-    of it is the tick-sampled share. kworker and daemon times are the tasks' own utime+stime (scheduler clock).
+    softirq and busy come from /proc/stat, sampled by the guest's timer tick, which only counts while a vCPU runs.
+    kworker and daemon times are the tasks' utime+stime, scaled to the scheduler clock: on a loaded TCG host that
+    clock also runs while the host has descheduled the vCPU, so these read high. Compare implementations, not
+    categories.
     """
     try:
         lines = [line.split("|") for line in open(path).read().splitlines()]
@@ -132,17 +133,15 @@ def cpu_metrics(path, user_hz, vcpus):
         return {}
     if len(lines) != 2 or any(len(x) != 5 for x in lines):
         return {}
-    (s0, kw0, go0, rx0, t0), (s1, kw1, go1, rx1, t1) = lines
+    (s0, kw0, go0, rx0, _), (s1, kw1, go1, rx1, _) = lines
     a, b = [int(x) for x in s0.split()], [int(x) for x in s1.split()]
     # /proc/stat cpu: user nice system idle iowait irq softirq steal guest guest_nice
     d = [y - x for x, y in zip(a, b)]
     gbit = (int(rx1) - int(rx0)) * 8 / 1e9
-    wall = float(t1) - float(t0)
     busy_ticks = d[0] + d[1] + d[2] + d[5] + d[6] + d[7]
-    if gbit <= 0 or wall <= 0 or busy_ticks <= 0:
+    if gbit <= 0 or busy_ticks <= 0:
         return {}
-    busy = max(0.0, vcpus * wall - (d[3] + d[4]) / user_hz)
-    softirq = busy * d[6] / busy_ticks
+    softirq = d[6] / user_hz
     kworker = (int(kw1) - int(kw0)) / user_hz
     daemon = (int(go1) - int(go0)) / user_hz
     return {
@@ -150,8 +149,8 @@ def cpu_metrics(path, user_hz, vcpus):
         "cpu_softirq_s_per_gbit": softirq / gbit,
         "cpu_kworker_s_per_gbit": kworker / gbit,
         "cpu_daemon_s_per_gbit": daemon / gbit if daemon > 0 else None,
-        "cpu_busy_s_per_gbit": busy / gbit,
-        "cpu_busy_fraction": busy / (vcpus * wall),
+        "cpu_busy_s_per_gbit": busy_ticks / user_hz / gbit,
+        "cpu_busy_fraction": busy_ticks / (busy_ticks + d[3] + d[4]),
     }
 
 
@@ -197,7 +196,6 @@ def main():
     raw, outdir = sys.argv[1], sys.argv[2]
     host, sysinfo = kv(os.path.join(raw, "host.txt")), kv(os.path.join(raw, "sysinfo.txt"))
     user_hz = int(sysinfo.get("user_hz", "100") or 100)
-    vcpus = int(sysinfo.get("vcpus", "2") or 2)
     peers = int(host.get("scale_peers", "0"))
     ips = peers * int(host.get("scale_ips_per_peer", "0"))
 
@@ -226,14 +224,15 @@ def main():
             for size in ("64", "1420"):
                 m["udp%s_tx_pps" % size], m["udp%s_rx_pps" % size] = iperf_udp(os.path.join(d, "udp%s.json" % size))
             for kind in ("idle", "load"):
-                rtts, loss = irtt_samples(os.path.join(d, "rtt_%s.json" % kind))
+                rtts, loss, sent = irtt_samples(os.path.join(d, "rtt_%s.json" % kind))
+                m["rtt_%s_sent" % kind] = sent
                 if rtts:
                     cdf_samples[impl][kind] += rtts
                     for p, name in ((50, "p50"), (99, "p99"), (99.9, "p999")):
                         m["rtt_%s_%s_ms" % (kind, name)] = percentile(rtts, p)
                 m["rtt_%s_loss_pct" % kind] = loss
             m["rtt_load_bulk_gbps"] = iperf_gbps(os.path.join(d, "rtt_load_bulk.json"))
-            m.update(cpu_metrics(os.path.join(d, "cpu_tcp1.txt"), user_hz, vcpus))
+            m.update(cpu_metrics(os.path.join(d, "cpu_tcp1.txt"), user_hz))
             native = scale_metrics(os.path.join(d, "scale_wgctl.txt" if impl == "rust" else "scale_wg.txt"),
                                    peers, notes[impl])
             for k, v in native.items():
@@ -310,8 +309,26 @@ def main():
         json.dump(doc, f, indent=1, sort_keys=False)
         f.write("\n")
     plots = make_plots(doc, outdir)
+    md = markdown(doc, plots)
     with open(os.path.join(outdir, "latest.md"), "w") as f:
-        f.write(markdown(doc, plots))
+        f.write(md)
+    if len(sys.argv) > 3:
+        update_docs(sys.argv[3], md, os.path.relpath(outdir, os.path.dirname(os.path.abspath(sys.argv[3]))))
+
+
+def update_docs(path, md, rel):
+    """Put the report (headings one level down, plot links relative to the docs) between the markers."""
+    begin, end = "<!-- bench:latest:begin -->", "<!-- bench:latest:end -->"
+    text = open(path).read()
+    if begin not in text or end not in text:
+        return
+    body = md.split("\n", 2)[2]  # without the report's own title
+    body = body.replace("](throughput.png)", "](%s/throughput.png)" % rel)
+    body = body.replace("](latency_cdf.png)", "](%s/latency_cdf.png)" % rel)
+    head, rest = text.split(begin, 1)
+    tail = rest.split(end, 1)[1]
+    with open(path, "w") as f:
+        f.write(head + begin + "\n" + body.strip() + "\n" + end + tail)
 
 
 def fmt(v):
@@ -411,8 +428,10 @@ def make_plots(doc, outdir):
                 ys.append(r["median"])
                 lo.append(r["median"] - r["min"])
                 hi.append(r["max"] - r["median"])
-        label = NAMES[impl] + ("" if xs else " (not available)")
-        ax.bar(xs, ys, width, yerr=[lo, hi] if xs else None, label=label, color=colors[impl], capsize=2)
+        if xs:
+            ax.bar(xs, ys, width, yerr=[lo, hi], label=NAMES[impl], color=colors[impl], capsize=2)
+        else:
+            ax.plot([], [], " ", label=NAMES[impl] + ": not available")
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels([n.replace("_gbps", "") for n in names])
     ax.set_yscale("log")

@@ -39,13 +39,14 @@ for i in $impls; do
 	case "$i" in veth | c | go | rust) ;; *) echo "bench: unknown implementation $i (veth c go rust)" >&2; exit 2 ;; esac
 done
 
-# Durations (seconds) and sizes. The guest stops starting new rounds after BUDGET seconds.
+# Durations (seconds) and sizes. The guest stops starting new rounds after BUDGET seconds. Config scale: 10 000
+# peers with 10 allowed IPs each (1 000 in --quick); wireguard-go gets a tenth of that (its UAPI is that slow).
 if ((quick)); then
-	runs=${runs:-1} dur=${BENCH_DUR:-5} rtt_dur=${BENCH_RTT_DUR:-10} budget=420
+	runs=${runs:-1} dur=${BENCH_DUR:-4} rtt_dur=${BENCH_RTT_DUR:-8} budget=360 peers=1000
 else
-	runs=${runs:-3} dur=${BENCH_DUR:-10} rtt_dur=${BENCH_RTT_DUR:-20} budget=2100
+	runs=${runs:-3} dur=${BENCH_DUR:-8} rtt_dur=${BENCH_RTT_DUR:-15} budget=2400 peers=10000
 fi
-scale_peers=${BENCH_SCALE_PEERS:-10000}
+scale_peers=${BENCH_SCALE_PEERS:-$peers}
 scale_ips_per_peer=${BENCH_SCALE_IPS_PER_PEER:-10}
 scale_peers_go=${BENCH_SCALE_PEERS_GO:-$((scale_peers / 10))}
 wall_start=$EPOCHSECONDS
@@ -96,8 +97,10 @@ if ! [ -f "$kbuild/arch/x86/boot/bzImage" ]; then
 fi
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-raw=$RUST_WG_CACHE/bench/$stamp-$variant
-mkdir -p "$raw" "$out"
+# The guest writes here (outside /var/cache, over which virtme-ng mounts a tmpfs); kept afterwards in the cache.
+raw=$(mktemp -d "${TMPDIR:-/tmp}/rust_wg-bench.XXXXXX")
+keep=$RUST_WG_CACHE/bench/$stamp-$variant
+mkdir -p "$out" "$RUST_WG_CACHE/bench"
 chmod 777 "$raw"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -148,21 +151,33 @@ cpus=2
 	done
 } >"$raw/host.txt"
 
-echo "bench: $variant kernel, implementations: $impls, $runs run(s); raw output in $raw"
+echo "bench: $variant kernel, implementations: $impls, $runs run(s); raw output in $raw, kept in $keep"
 vm_args=(--rwdir "$raw" --memory "$mem" --cpus "$cpus")
 guest_cmd="bash $top/bench/guest.sh $raw/env"
+boot() {
+	if ((use_vm_sh)); then
+		timeout --foreground -k 10 $((budget + 900)) \
+			"$top/scripts/vm.sh" --variant "$variant" "${vm_args[@]}" --exec "$guest_cmd" >>"$raw/console.log" 2>&1
+	else
+		local accel=(--disable-kvm)
+		[ "${RUST_WG_KVM:-0}" = 1 ] && accel=()
+		[ "${RUST_WG_KVM:-0}" = 1 ] || echo "vm: TCG" >>"$raw/console.log"
+		timeout --foreground -k 10 $((budget + 900)) \
+			vng --run "$kbuild/arch/x86/boot/bzImage" "${accel[@]}" "${vm_args[@]}" \
+			--rodir "$RUST_WG_CACHE=$RUST_WG_CACHE" \
+			--append "nmi_watchdog=0" --exec "$guest_cmd" >>"$raw/console.log" 2>&1
+	fi
+}
+# A VM that dies before the guest script starts (e.g. another vng run racing on the build directory's module
+# links) is retried, at most twice.
 rc=0
-if ((use_vm_sh)); then
-	timeout --foreground -k 10 $((budget + 900)) \
-		"$top/scripts/vm.sh" --variant "$variant" "${vm_args[@]}" --exec "$guest_cmd" >"$raw/console.log" 2>&1 || rc=$?
-else
-	accel=(--disable-kvm)
-	[ "${RUST_WG_KVM:-0}" = 1 ] && accel=()
-	[ "${RUST_WG_KVM:-0}" = 1 ] || echo "vm: TCG" >"$raw/console.log"
-	timeout --foreground -k 10 $((budget + 900)) \
-		vng --run "$kbuild/arch/x86/boot/bzImage" "${accel[@]}" "${vm_args[@]}" \
-		--append "nmi_watchdog=0" --exec "$guest_cmd" >>"$raw/console.log" 2>&1 || rc=$?
-fi
+for attempt in 1 2 3; do
+	rc=0
+	boot || rc=$?
+	[ -f "$raw/status.txt" ] && break
+	echo "bench: the VM exited ($rc) before the guest started (attempt $attempt)" >&2
+	sleep 10
+done
 ((rc == 0)) || echo "bench: VM exited with status $rc (console: $raw/console.log)" >&2
 if grep -q '^vm: KVM' "$raw/console.log"; then accel_name=KVM; else accel_name=TCG; fi
 {
@@ -173,5 +188,8 @@ if grep -q '^vm: KVM' "$raw/console.log"; then accel_name=KVM; else accel_name=T
 } >>"$raw/host.txt"
 [ -f "$raw/status.txt" ] || { echo "bench: the guest wrote nothing; tail of console:" >&2; tail -n 30 "$raw/console.log" >&2; exit 1; }
 
-/usr/bin/python3 "$top/bench/report.py" "$raw" "$out"
+cp -a "$raw" "$keep" && rm -rf "$raw" && raw=$keep
+docs=()
+[ "$(readlink -f "$out")" = "$top/bench/results" ] && docs=("$top/docs/BENCHMARKS.md")
+/usr/bin/python3 "$top/bench/report.py" "$raw" "$out" "${docs[@]}"
 echo "bench: done in $((EPOCHSECONDS - wall_start))s: $out/latest.md"
