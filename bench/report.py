@@ -289,6 +289,8 @@ def main():
         "host_cpu": host.get("host_cpu"), "host_cpus": int(host.get("host_cpus", 0) or 0),
         "host_load_before": host.get("host_load_before"), "host_load_after": host.get("host_load_after"),
         "guest_seconds": int(sysinfo.get("guest_seconds", 0) or 0), "git": host.get("git"),
+        "build_failed": host.get("build_failed", "none"), "build_skipped": host.get("build_skipped") == "1",
+        "wall_s": int(host.get("wall_s", 0) or 0),
         "tools": {k: sysinfo.get(k) for k in ("iperf3", "irtt", "wireguard_go", "wg", "openssl")},
     }
     doc = {
@@ -379,7 +381,9 @@ def markdown(doc, plots):
         ("pinning", c["pinning"]),
         ("config scale", "%d peers, %d allowed IPs" % (c["scale_peers"], c["scale_allowed_ips"])),
         ("git", c["git"]),
-        ("guest time", "%d s" % c["guest_seconds"]),
+        ("build", "skipped (--no-build)" if c["build_skipped"] else (
+            "ok" if c["build_failed"] == "none" else "FAILED: %s (older build used)" % c["build_failed"])),
+        ("time", "%d s in the guest, %d s wall" % (c["guest_seconds"], c["wall_s"])),
     ]
     out += ["| %s | %s |" % r for r in rows] + [""]
     out += ["| implementation | status | detail |", "| --- | --- | --- |"]

@@ -21,6 +21,7 @@ variant=${BENCH_VARIANT:-perf}
 impls="veth c go rust"
 runs=""
 build=1
+build_failed=""
 out=$top/bench/results
 while (($#)); do
 	case "$1" in
@@ -75,10 +76,17 @@ if ((build)); then
 		echo "bench: a build of $kb is running; waiting" >&2
 		sleep 30
 	done
-	VARIANT=$variant "$top/scripts/kernel.sh" build
+	# kernel.sh has no lock: a build someone starts meanwhile can still break this one. Then an existing kernel is
+	# used, and the report says so.
+	if ! VARIANT=$variant "$top/scripts/kernel.sh" build; then
+		[ -f "$kb/arch/x86/boot/bzImage" ] || { echo "bench: kernel build failed" >&2; exit 1; }
+		echo "bench: kernel build failed; using the existing $kb" >&2
+		build_failed="kernel"
+	fi
 	# rust_wg.ko is still being written: a failed build only makes its slot "not available".
-	make -s -C "$top" VARIANT="$variant" module || echo "bench: rust_wg.ko did not build; its slot will be empty" >&2
-	make -s -C "$top" wgctl || echo "bench: wgctl did not build" >&2
+	make -s -C "$top" VARIANT="$variant" module ||
+		{ echo "bench: rust_wg.ko did not build; its slot will be empty" >&2; build_failed+=" rust_wg.ko"; }
+	make -s -C "$top" wgctl || { echo "bench: wgctl did not build" >&2; build_failed+=" wgctl"; }
 fi
 
 kbuild=$(kbuild_of)
@@ -145,6 +153,8 @@ cpus=2
 	echo "host_load_before $load_before"
 	echo "qemu $(qemu-system-x86_64 --version | head -n1)"
 	echo "git $(git -C "$top" rev-parse --short HEAD)$(git -C "$top" diff --quiet HEAD -- rust_wg bench 2>/dev/null || echo -dirty)"
+	echo "build_failed ${build_failed:-none}"
+	echo "build_skipped $((1 - build))"
 	echo "rust_wg_ko $([ -f "$rust_ko" ] && sha256sum "$rust_ko" | cut -c1-12 || echo none)"
 	for opt in CONFIG_WIREGUARD_DEBUG CONFIG_KASAN CONFIG_PROVE_LOCKING CONFIG_HZ CONFIG_PREEMPT CONFIG_PREEMPT_VOLUNTARY CONFIG_RUST_OVERFLOW_CHECKS; do
 		echo "kconfig_$opt $(grep -E "^$opt=" "$kbuild/.config" | cut -d= -f2 || true)"
