@@ -4,33 +4,113 @@
 //!
 //! The crate is split by protocol concern. Everything that touches raw kernel objects lives in the `kernel`
 //! crate's abstractions (see `patches/`); this crate is safe Rust.
+//!
+//! | module | concern |
+//! | --- | --- |
+//! | `device` | rtnl link kind, `net_device_ops`, per-device state, teardown order, the device registry |
+//! | `config` | the configuration API netlink drives: `Device::apply`, `Device::snapshot`, `find_device`, hooks |
+//! | `peer` | per-peer state and removal |
+//! | `index` | keypairs and the index table |
+//! | `allowedips` | RCU publication of the persistent trie |
+//! | `handshake` | Noise/cookie glue in process context (the handshake worker) |
+//! | `send`, `receive` | data path |
+//! | `socket` | the UDP sockets |
+//! | `timers` | one kernel timer per peer over `proto::timers` |
+//! | `crypto` | `proto::crypto::Crypto` over lib/crypto |
+//!
+//! Two modules are built from these sources (see `Kbuild`): `rust_wg.ko`, a drop-in for the C driver with link kind
+//! and genl family "wireguard", and `rustwg_alt.ko`, built with `--cfg rustwg_alt`, whose link kind and family are
+//! "rustwg", so it can be loaded next to the C `wireguard.ko` for interop tests and benchmarks
+//! (`ip link add rwg0 type rustwg`).
 
 #![deny(unsafe_code)]
+#![recursion_limit = "256"]
+// The configuration API (config.rs) is only called by netlink.rs, which is being written in parallel; until it is
+// wired in, most of the crate is unreachable from the module entry points.
+#![allow(dead_code)]
 
-use kernel::prelude::*;
+use kernel::{net::rtnl, prelude::*, str::CStr};
 
+mod allowedips;
+mod config;
+mod crypto;
+mod device;
+mod handshake;
+mod index;
+mod peer;
+// The protocol core is also the host crate's public API, hence `pub` items that are crate-internal here.
+#[allow(unreachable_pub)]
+mod proto;
+mod receive;
+mod send;
+mod slots;
+mod socket;
+mod timers;
+
+#[cfg(not(rustwg_alt))]
 module! {
     type: RustWg,
     name: "rust_wg",
     author: "rust_wg developers",
     description: "WireGuard secure network tunnel (Rust)",
     license: "GPL",
+    alias: ["rtnl-link-wireguard", "net-pf-16-proto-16-family-wireguard"],
 }
+
+#[cfg(rustwg_alt)]
+module! {
+    type: RustWg,
+    name: "rustwg_alt",
+    author: "rust_wg developers",
+    description: "WireGuard secure network tunnel (Rust), side-by-side variant",
+    license: "GPL",
+    alias: ["rtnl-link-rustwg", "net-pf-16-proto-16-family-rustwg"],
+}
+
+/// The rtnl link kind (`ip link add ... type KIND`).
+#[cfg(not(rustwg_alt))]
+pub(crate) const KIND: &CStr = kernel::c_str!("wireguard");
+/// The rtnl link kind (`ip link add ... type KIND`).
+#[cfg(rustwg_alt)]
+pub(crate) const KIND: &CStr = kernel::c_str!("rustwg");
+
+/// The generic netlink family name netlink.rs registers.
+#[allow(dead_code)]
+pub(crate) const GENL_FAMILY: &CStr = KIND;
 
 /// Version reported at load time and, later, through the netlink interface.
 const VERSION: &str = "0.1.0";
 
-struct RustWg;
+struct RustWg {
+    /// Dropped first in `drop`: unregistering the link kind deletes every device.
+    link: Option<rtnl::Registration<device::DevPriv>>,
+}
 
 impl kernel::Module for RustWg {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        device::registry_init()?;
+        let link = match rtnl::Registration::register() {
+            Ok(l) => l,
+            Err(e) => {
+                device::registry_exit();
+                return Err(e);
+            }
+        };
         pr_info!("WireGuard (rust_wg) {} loaded.\n", VERSION);
-        Ok(RustWg)
+        Ok(RustWg { link: Some(link) })
     }
 }
 
 impl Drop for RustWg {
     fn drop(&mut self) {
+        // 1. Delete all devices (dellink tears each down: sockets closed, peers removed, work drained) and wait
+        //    until they are freed.
+        drop(self.link.take());
+        // 2. Hooks may still point into netlink.rs: forget them.
+        config::set_hooks(None);
+        // 3. Run RCU callbacks that free our objects (allowed-IPs versions) before the code goes away.
+        kernel::sync::rcu::barrier();
+        device::registry_exit();
         pr_info!("WireGuard (rust_wg) {} unloaded.\n", VERSION);
     }
 }

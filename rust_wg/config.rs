@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The configuration API that the generic netlink layer (`netlink.rs`) drives.
+//!
+//! netlink.rs parses and validates a `WG_CMD_SET_DEVICE` request into a [`DeviceUpdate`] and calls
+//! [`Device::apply`]; a `WG_CMD_GET_DEVICE` dump takes one [`Device::snapshot`] and walks it with its own cursor
+//! (peer index, allowed-IP index), so a dump that spans several messages is consistent unless the generation changed,
+//! which netlink reports as an interrupted dump. [`find_device`] resolves the request's ifindex or name.
+//!
+//! Locking: callers hold RTNL for all three (take `RtnlGuard::lock()` first, like the C driver's `rtnl_lock()` in
+//! `wg_set_device`/`wg_get_device_dump`); `apply` and `snapshot` take the device's configuration mutex inside it.
+//!
+//! Notifications go the other way: the data path calls the [`Hooks`] that netlink.rs installs with [`set_hooks`]
+//! (no-ops until then). They may run in softirq context, so they must not sleep.
+
+use crate::device::Device;
+use crate::peer::Peer;
+use crate::proto::addr::SocketAddr;
+use kernel::{
+    c_str,
+    error::code::*,
+    net::{ns::Namespace, rtnl::Rtnl},
+    prelude::*,
+    sync::{rcu, rcu::Rcu, Arc},
+};
+
+pub(crate) use crate::proto::addr::IpAddr;
+
+/// A public, private or preshared key.
+pub(crate) type Key = [u8; 32];
+
+/// A validated `WG_CMD_SET_DEVICE` request. `None` fields are left unchanged.
+pub(crate) struct DeviceUpdate {
+    /// New private key; all zero removes it (`WGDEVICE_A_PRIVATE_KEY`).
+    pub private_key: Option<Key>,
+    /// New listen port, 0 for a random one (`WGDEVICE_A_LISTEN_PORT`).
+    pub listen_port: Option<u16>,
+    /// New firewall mark, 0 for none (`WGDEVICE_A_FWMARK`).
+    pub fwmark: Option<u32>,
+    /// Removes all peers before applying `peers` (`WGDEVICE_F_REPLACE_PEERS`).
+    pub replace_peers: bool,
+    /// Peers to add, change or remove, in order.
+    pub peers: KVec<PeerUpdate>,
+}
+
+/// One peer of a [`DeviceUpdate`] (`WGDEVICE_A_PEERS` element).
+pub(crate) struct PeerUpdate {
+    /// The peer's identity (`WGPEER_A_PUBLIC_KEY`).
+    pub public_key: Key,
+    /// Removes the peer (`WGPEER_F_REMOVE_ME`); the other fields are ignored.
+    pub remove: bool,
+    /// Changes the peer only if it exists (`WGPEER_F_UPDATE_ONLY`).
+    pub update_only: bool,
+    /// New preshared key, all zero for none (`WGPEER_A_PRESHARED_KEY`).
+    pub preshared_key: Option<Key>,
+    /// New endpoint (`WGPEER_A_ENDPOINT`); `scope_id` of IPv6 link-local endpoints is not carried yet.
+    pub endpoint: Option<SocketAddr>,
+    /// New persistent keepalive interval in seconds, 0 to disable (`WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL`).
+    pub persistent_keepalive: Option<u16>,
+    /// Removes all the peer's allowed IPs before applying `allowed_ips` (`WGPEER_F_REPLACE_ALLOWEDIPS`).
+    pub replace_allowed_ips: bool,
+    /// Allowed IPs to add or remove, in order.
+    pub allowed_ips: KVec<AllowedIpUpdate>,
+}
+
+/// One allowed IP of a [`PeerUpdate`] (`WGPEER_A_ALLOWEDIPS` element).
+pub(crate) struct AllowedIpUpdate {
+    /// The prefix (host bits may be set; they are masked off).
+    pub addr: IpAddr,
+    /// The prefix length, at most 32 or 128.
+    pub cidr: u8,
+    /// Removes the prefix if this peer owns it (`WGALLOWEDIP_F_REMOVE_ME`, Linux 6.16).
+    pub remove: bool,
+}
+
+/// Why [`Device::apply`] failed: an errno and, if there is one, a message for the extended ack.
+#[derive(Debug)]
+pub(crate) struct ConfigError {
+    /// The error returned to userspace.
+    pub errno: Error,
+    /// Text for `NL_SET_ERR_MSG`.
+    pub msg: Option<&'static CStr>,
+}
+
+impl ConfigError {
+    pub(crate) fn new(errno: Error, msg: &'static CStr) -> Self {
+        Self {
+            errno,
+            msg: Some(msg),
+        }
+    }
+}
+
+impl From<Error> for ConfigError {
+    fn from(errno: Error) -> Self {
+        Self { errno, msg: None }
+    }
+}
+
+/// A consistent copy of a device's configuration and peer statistics, for a GET dump.
+pub(crate) struct DeviceSnapshot {
+    /// `WGDEVICE_A_IFINDEX`.
+    pub ifindex: i32,
+    /// `WGDEVICE_A_IFNAME`, NUL-padded.
+    pub ifname: [u8; 16],
+    /// `WGDEVICE_A_PRIVATE_KEY` and `WGDEVICE_A_PUBLIC_KEY`, if the device has a key.
+    pub keys: Option<(Key, Key)>,
+    /// `WGDEVICE_A_LISTEN_PORT`: the bound port while up, else the configured one.
+    pub listen_port: u16,
+    /// `WGDEVICE_A_FWMARK`.
+    pub fwmark: u32,
+    /// Changes on every configuration change (the dump's `nl_dump_check_consistent` sequence).
+    pub generation: u64,
+    /// The peers, in creation order.
+    pub peers: KVec<PeerSnapshot>,
+}
+
+/// One peer of a [`DeviceSnapshot`].
+pub(crate) struct PeerSnapshot {
+    /// `WGPEER_A_PUBLIC_KEY`.
+    pub public_key: Key,
+    /// `WGPEER_A_PRESHARED_KEY` (all zero if none).
+    pub preshared_key: Key,
+    /// `WGPEER_A_ENDPOINT`.
+    pub endpoint: Option<SocketAddr>,
+    /// `WGPEER_A_LAST_HANDSHAKE_TIME` as (seconds, nanoseconds) of real time; (0, 0) for never.
+    pub last_handshake: (i64, i64),
+    /// `WGPEER_A_RX_BYTES`.
+    pub rx_bytes: u64,
+    /// `WGPEER_A_TX_BYTES`.
+    pub tx_bytes: u64,
+    /// `WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL`.
+    pub persistent_keepalive: u16,
+    /// `WGPEER_A_PROTOCOL_VERSION`: always 1.
+    pub protocol_version: u32,
+    /// `WGPEER_A_ALLOWEDIPS`, in the trie's stable pre-order.
+    pub allowed_ips: KVec<(IpAddr, u8)>,
+}
+
+/// Notification callbacks filled in by netlink.rs. They run in any context, including softirq, and must not sleep.
+pub(crate) struct Hooks {
+    /// A handshake completed and a new session started with `peer`.
+    pub handshake_complete: fn(&Device, &Peer),
+    /// `peer`'s endpoint changed (roaming or configuration).
+    pub endpoint_changed: fn(&Device, &Peer),
+    /// `peer` was added to the device.
+    pub peer_added: fn(&Device, &Peer),
+    /// `peer` is being removed from the device.
+    pub peer_removed: fn(&Device, &Peer),
+    /// All keys of `peer` expired (zeroed after `REJECT_AFTER_TIME * 3`).
+    pub keypair_expired: fn(&Device, &Peer),
+}
+
+/// The installed hooks; null means "no notifications".
+static HOOKS: Rcu<KBox<Hooks>> = Rcu::null();
+
+/// Installs (or with `None` removes) the notification hooks. Sleeps (waits for readers of the old ones).
+pub(crate) fn set_hooks(hooks: Option<KBox<Hooks>>) {
+    drop(HOOKS.replace(hooks));
+}
+
+/// Calls one hook if hooks are installed.
+pub(crate) fn notify(which: impl FnOnce(&Hooks) -> fn(&Device, &Peer), dev: &Device, peer: &Peer) {
+    let g = rcu::read_lock();
+    if let Some(h) = HOOKS.get(&g) {
+        which(&h)(dev, peer);
+    }
+}
+
+/// Finds a live device of this module in `ns` by `ifindex` (preferred) or `name`, like the C `lookup_interface`.
+///
+/// Returns `None` if there is no such device or it is not one of ours (the caller answers `ENODEV`, or `EOPNOTSUPP`
+/// for a device of another kind, which it cannot tell apart here).
+pub(crate) fn find_device(
+    rtnl: &Rtnl,
+    ns: &Namespace,
+    ifindex: Option<i32>,
+    name: Option<&CStr>,
+) -> Option<Arc<Device>> {
+    crate::device::registry_find(rtnl, ns, ifindex, name)
+}
+
+/// Errors for the messages the C driver also reports.
+pub(crate) fn einval(msg: &'static CStr) -> ConfigError {
+    ConfigError::new(EINVAL, msg)
+}
+
+// ---- Applying updates and taking snapshots ----
+
+use crate::allowedips::{self, PeerRef};
+use crate::device::MAX_PEERS_PER_DEVICE;
+use crate::proto::noise::StaticIdentity;
+use core::sync::atomic::Ordering;
+
+impl Device {
+    /// Applies a validated update (the C `wg_set_device` and `set_peer`). The caller holds RTNL.
+    ///
+    /// Like the C driver, changes are not transactional: on an error, what was applied before it stays applied.
+    pub(crate) fn apply(self: &Arc<Self>, rtnl: &Rtnl, update: &DeviceUpdate) -> Result<(), ConfigError> {
+        let mut c = self.cfg.lock();
+        if c.dead {
+            return Err(ENODEV.into());
+        }
+        self.generation.fetch_add(1, Ordering::Relaxed);
+
+        if let Some(mark) = update.fwmark {
+            self.fwmark.store(mark, Ordering::Relaxed);
+            for p in c.peers.iter() {
+                p.clear_endpoint_src();
+            }
+        }
+
+        if let Some(port) = update.listen_port {
+            if port != c.listen_port || (port == 0 && !c.up) {
+                for p in c.peers.iter() {
+                    p.clear_endpoint_src();
+                }
+                if c.up {
+                    // Rebind: on failure the old sockets stay (the C `wg_socket_init` error path).
+                    let bound = self
+                        .open_sockets(rtnl, port)
+                        .map_err(|e| ConfigError { errno: e, msg: None })?;
+                    c.listen_port = bound;
+                } else {
+                    c.listen_port = port;
+                }
+            }
+        }
+
+        if update.replace_peers {
+            let old = c.peers.take();
+            for p in old.iter() {
+                crate::peer::remove(self, p);
+            }
+        }
+
+        if let Some(private) = &update.private_key {
+            self.set_private_key(&mut c, private)?;
+        }
+
+        for pu in update.peers.iter() {
+            self.set_peer(&mut c, pu)?;
+        }
+        Ok(())
+    }
+
+    /// Sets or (all zero) removes the private key, as `wg_set_device`'s key branch.
+    fn set_private_key(
+        self: &Arc<Self>,
+        c: &mut crate::device::DevConfig,
+        private: &Key,
+    ) -> Result<(), ConfigError> {
+        let zero = private.iter().all(|&b| b == 0);
+        let new = if zero {
+            None
+        } else {
+            Some(StaticIdentity::new(private).map_err(|_| einval(c_str!("Invalid private key")))?)
+        };
+        {
+            let id = self.identity.lock();
+            if let (Some(a), Some(b)) = (&id.identity, &new) {
+                if a.private_key() == b.private_key() {
+                    return Ok(());
+                }
+            }
+        }
+        // A peer with our own new public key is removed: we would never handshake with ourselves.
+        if let Some(n) = &new {
+            let pk = *n.public_key();
+            if let Some(p) = c.peers.remove_if(|p| p.public_key == pk) {
+                crate::peer::remove(self, &p);
+            }
+        }
+        let mut id = self.identity.lock();
+        let public = new.as_ref().map(|n| *n.public_key());
+        id.cookie_checker
+            .set_public_key(public.as_ref())
+            .map_err(|_| einval(c_str!("Invalid private key")))?;
+        id.identity = new;
+        for p in c.peers.iter() {
+            p.handshake.lock().hs.set_identity(id.identity.as_ref());
+        }
+        drop(id);
+        // Keys derived with the old identity are useless now.
+        for p in c.peers.iter() {
+            p.clear_keys();
+        }
+        Ok(())
+    }
+
+    /// Creates, changes or removes one peer, as the C `set_peer`.
+    fn set_peer(
+        self: &Arc<Self>,
+        c: &mut crate::device::DevConfig,
+        u: &PeerUpdate,
+    ) -> Result<(), ConfigError> {
+        let existing = c.peers.find(|p| p.public_key == u.public_key).cloned();
+        if u.remove {
+            if let Some(p) = existing {
+                let p = c.peers.remove_if(|x| Arc::ptr_eq(x, &p));
+                if let Some(p) = p {
+                    crate::peer::remove(self, &p);
+                }
+            }
+            return Ok(());
+        }
+        let (peer, created) = match existing {
+            Some(p) => (p, false),
+            None if u.update_only => return Ok(()),
+            None => {
+                // Peers with the device's own public key are silently ignored.
+                if crate::device::public_key(self) == Some(u.public_key) {
+                    return Ok(());
+                }
+                if c.peers.len() >= MAX_PEERS_PER_DEVICE {
+                    return Err(ConfigError::new(ENOSPC, c_str!("Too many peers")));
+                }
+                let p = crate::peer::Peer::new(self, u.public_key, u.preshared_key.as_ref())
+                    .map_err(ConfigError::from)?;
+                c.peers.insert(p.clone(), false, GFP_KERNEL)?;
+                (p, true)
+            }
+        };
+
+        if let Some(psk) = &u.preshared_key {
+            peer.handshake.lock().hs.set_preshared_key(psk);
+        }
+        if let Some(ep) = u.endpoint {
+            if peer.set_endpoint(ep) {
+                notify(|h| h.endpoint_changed, self, &peer);
+            }
+        }
+        if u.replace_allowed_ips {
+            let key = PeerRef(peer.clone());
+            allowedips::update(self, |t| t.remove_by_peer(&key))?;
+        }
+        for a in u.allowed_ips.iter() {
+            if a.cidr > a.addr.bits() {
+                return Err(einval(c_str!("Invalid allowed IP prefix length")));
+            }
+            let key = PeerRef(peer.clone());
+            if a.remove {
+                allowedips::update(self, |t| t.remove(&a.addr, a.cidr, &key).map(|(t, _)| t))?;
+            } else {
+                allowedips::update(self, |t| t.insert(&a.addr, a.cidr, key).map(|(t, _)| t))?;
+            }
+        }
+        if created {
+            peer.set_running(c.up);
+            notify(|h| h.peer_added, self, &peer);
+        }
+        if let Some(ka) = u.persistent_keepalive {
+            let send_now = {
+                let mut t = peer.timers.lock();
+                t.set_persistent_keepalive_interval(ka)
+            };
+            if send_now && c.up {
+                crate::send::send_keepalive(&peer);
+            }
+        }
+        if c.up {
+            crate::send::send_staged(&peer);
+        }
+        Ok(())
+    }
+
+    /// Copies the configuration and peer statistics for a GET dump. The caller holds RTNL.
+    pub(crate) fn snapshot(&self, rtnl: &Rtnl) -> Result<DeviceSnapshot> {
+        let c = self.cfg.lock();
+        let nd = self.netdev().ok_or(ENODEV)?;
+        let mut ifname = [0u8; 16];
+        let n = nd.name(rtnl).as_bytes();
+        let l = n.len().min(15);
+        ifname[..l].copy_from_slice(&n[..l]);
+        let keys = {
+            let id = self.identity.lock();
+            id.identity.as_ref().map(|i| (*i.private_key(), *i.public_key()))
+        };
+        let mut peers = KVec::with_capacity(c.peers.len(), GFP_KERNEL)?;
+        for p in c.peers.iter() {
+            let preshared_key = *p.handshake.lock().hs.preshared_key();
+            peers.push(
+                PeerSnapshot {
+                    public_key: p.public_key,
+                    preshared_key,
+                    endpoint: p.endpoint().addr,
+                    last_handshake: *p.last_handshake.lock(),
+                    rx_bytes: p.rx_bytes.load(Ordering::Relaxed),
+                    tx_bytes: p.tx_bytes.load(Ordering::Relaxed),
+                    persistent_keepalive: p.persistent_keepalive(),
+                    protocol_version: 1,
+                    allowed_ips: allowedips::of_peer(self, p)?,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        Ok(DeviceSnapshot {
+            ifindex: nd.ifindex(),
+            ifname,
+            keys,
+            listen_port: c.listen_port,
+            fwmark: self.fwmark.load(Ordering::Relaxed),
+            generation: self.generation.load(Ordering::Relaxed),
+            peers,
+        })
+    }
+}

@@ -1,0 +1,507 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The network device: rtnl link kind, `net_device_ops`, per-device state and the registry netlink searches.
+//!
+//! Two objects make up a device:
+//! - [`DevPriv`], the `net_device` private area, which only holds an `Arc` of the state. The core creates and drops it
+//!   with the `net_device`.
+//! - [`Device`], the state itself, reference counted because sockets, timers, work items and peers refer to it from
+//!   contexts that have no `net_device` in hand. It refers back to the `net_device` through [`Device::netdev`], a
+//!   counted reference that is published under RCU and withdrawn in `dellink`, since a held reference would keep
+//!   `unregister_netdevice` waiting forever.
+//!
+//! Statistics are kept here (atomics) and reported through `ndo_get_stats64`: the receive path only has the untyped
+//! `net_device`, and the per-CPU statistics helpers need the typed one.
+
+use crate::config::Key;
+use crate::index::IndexTable;
+use crate::peer::Peer;
+use crate::proto::{allowedips::AllowedIps, cookie::CookieChecker, noise::StaticIdentity};
+use crate::slots::Slots;
+use crate::socket::Sockets;
+use crate::{crypto::KernelCrypto, KIND};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use kernel::{
+    net::{
+        dev::{self, Device as NetDevice, DeviceOps, PcpuStats, Setup, Stats64},
+        ns::Namespace,
+        rtnl::{ExtAck, LinkOps, Rtnl},
+        skbuff::{DropReason, SkBuff},
+    },
+    c_str, new_mutex, new_spinlock_bh,
+    prelude::*,
+    sync::{rcu, rcu::Rcu, Arc, Mutex, SpinLockBh},
+    types::ARef,
+    workqueue::{self, OwnedQueue},
+};
+
+/// Default MTU: 1500 minus the largest overhead (IPv6 40 + UDP 8 + WireGuard data header 16 + tag 16).
+pub(crate) const DEFAULT_MTU: u32 = 1420;
+/// Overhead in front of the payload: the largest IP header, UDP and the data message header.
+pub(crate) const HEADROOM: u16 = 40 + 8 + 16;
+/// Overhead after the payload: the tag and up to 15 bytes of padding.
+pub(crate) const TAILROOM: u16 = 16 + 15;
+/// Handshake packets queued for the handshake worker at most (`MAX_QUEUED_INCOMING_HANDSHAKES`).
+pub(crate) const MAX_QUEUED_INCOMING_HANDSHAKES: usize = 4096;
+/// Peers per device at most (`MAX_PEERS_PER_DEVICE`).
+pub(crate) const MAX_PEERS_PER_DEVICE: usize = 1 << 20;
+
+/// Allowed-IPs table: prefixes map to peers.
+pub(crate) type Table = AllowedIps<crate::allowedips::PeerRef, crate::allowedips::ArcFamily>;
+
+/// Device state that only changes under the configuration mutex.
+pub(crate) struct DevConfig {
+    /// Configured port; while up, the port the sockets are bound to (the C `incoming_port`).
+    pub(crate) listen_port: u16,
+    /// Peers in creation order (the C `peer_list`). Peers are also reachable from the allowed-IPs trie and the index
+    /// table; removal takes them out of all three (see `peer::remove`).
+    pub(crate) peers: Slots<Arc<Peer>>,
+    /// Set between `ndo_open` and `ndo_stop`.
+    pub(crate) up: bool,
+    /// Set by `dellink`: no more peers, sockets or work.
+    pub(crate) dead: bool,
+}
+
+/// The device's own key pair and the cookie checker keyed by its public key.
+pub(crate) struct Identity {
+    /// The static identity, if a private key is set.
+    pub(crate) identity: Option<StaticIdentity<KernelCrypto>>,
+    /// Validates MACs and makes cookie replies.
+    pub(crate) cookie_checker: CookieChecker<KernelCrypto>,
+}
+
+/// Receive-side statistics counters (no per-CPU abstraction for the untyped device; see the module docs).
+#[derive(Default)]
+pub(crate) struct Stats {
+    pub(crate) rx_packets: AtomicU64,
+    pub(crate) rx_bytes: AtomicU64,
+    pub(crate) tx_packets: AtomicU64,
+    pub(crate) tx_bytes: AtomicU64,
+    pub(crate) rx_dropped: AtomicU64,
+    pub(crate) tx_dropped: AtomicU64,
+    pub(crate) rx_errors: AtomicU64,
+    pub(crate) tx_errors: AtomicU64,
+}
+
+/// The state of one device.
+#[pin_data]
+pub(crate) struct Device {
+    /// Serialises configuration changes, up/down and teardown (the C `device_update_lock`). Taken under RTNL; never
+    /// taken from the data path except by the handshake worker to look a peer up by public key.
+    #[pin]
+    pub(crate) cfg: Mutex<DevConfig>,
+    /// The static identity (the C `static_identity.lock`): written by configuration, read by the handshake worker
+    /// and the handshake transmit work. Lock order: `cfg` before `identity`.
+    #[pin]
+    pub(crate) identity: Mutex<Identity>,
+    /// Sender indices of handshakes and keypairs; looked up from softirq.
+    #[pin]
+    pub(crate) index: SpinLockBh<IndexTable>,
+    /// Incoming handshake messages, processed by `handshake_wq`. Bounded by [`MAX_QUEUED_INCOMING_HANDSHAKES`].
+    #[pin]
+    pub(crate) incoming_handshakes: kernel::net::skbuff::SkBuffHead,
+    /// Interface name as of the last RTNL-held callback, for log lines from any context.
+    #[pin]
+    name: SpinLockBh<[u8; 16]>,
+    /// The `net_device`, published while registered; cleared by `dellink` (see the module docs).
+    pub(crate) netdev: Rcu<KBox<ARef<NetDevice>>>,
+    /// The namespace the device was created in, if different from the device's own: sockets live there. `None`
+    /// means "the device's namespace", which then needs no reference (a held one would keep the namespace alive).
+    creating_net: Option<ARef<Namespace>>,
+    /// The UDP sockets while up. Written under `cfg`, read under RCU by the transmit path.
+    pub(crate) sockets: Rcu<Arc<Sockets>>,
+    /// The allowed-IPs trie. Written under `cfg` (copy on write), read under RCU.
+    pub(crate) allowedips: Rcu<KBox<Table>>,
+    /// Workqueues for handshake processing, initiation transmission and keepalives; taken out and drained (on
+    /// drop) at teardown. Enqueuers hold the lock while queueing, so nothing is queued after the take.
+    #[pin]
+    pub(crate) wq: SpinLockBh<Option<OwnedQueue>>,
+    /// Firewall mark for outgoing packets.
+    pub(crate) fwmark: AtomicU32,
+    /// Bumped on every configuration change.
+    pub(crate) generation: AtomicU64,
+    /// Counters reported by `ndo_get_stats64`.
+    pub(crate) stats: Stats,
+    /// Source of the ratelimiter's per-device scope, and of handshake work item identities.
+    pub(crate) ratelimit_scope: u64,
+    /// The handshake receive work; see `handshake.rs`.
+    #[pin]
+    pub(crate) handshake_work: kernel::workqueue::Work<Device, 0>,
+}
+
+kernel::impl_has_work! {
+    impl HasWork<Device, 0> for Device { self.handshake_work }
+}
+
+/// Peer and keypair ids, unique across devices (the C `peer_counter` and keypair counter).
+pub(crate) static OBJECT_IDS: AtomicU64 = AtomicU64::new(0);
+
+impl Device {
+    /// Returns the interface name last seen under RTNL.
+    pub(crate) fn name(&self) -> [u8; 16] {
+        *self.name.lock()
+    }
+
+    /// Refreshes the cached name; the caller holds RTNL.
+    fn refresh_name(&self, dev: &NetDevice, rtnl: &Rtnl) {
+        let mut n = [0u8; 16];
+        let b = dev.name(rtnl).as_bytes();
+        let l = b.len().min(15);
+        n[..l].copy_from_slice(&b[..l]);
+        *self.name.lock() = n;
+    }
+
+    /// Returns a counted reference to the `net_device`, unless it is being deleted.
+    pub(crate) fn netdev(&self) -> Option<ARef<NetDevice>> {
+        let g = rcu::read_lock();
+        self.netdev.get(&g).map(|d| (*d).clone())
+    }
+
+    /// Queues `w` on the device's workqueue unless the device is being torn down. Returns whether it was queued.
+    pub(crate) fn queue_work<W>(&self, w: W) -> bool
+    where
+        W: kernel::workqueue::RawWorkItem<0, EnqueueOutput = Result<(), W>> + Send + 'static,
+    {
+        let q = self.wq.lock();
+        match &*q {
+            Some(q) => q.enqueue(w).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Queues a per-peer work item (`ID` selects which of the peer's works).
+    pub(crate) fn queue_peer_work<const ID: u64>(&self, p: Arc<Peer>) -> bool
+    where
+        Arc<Peer>: kernel::workqueue::RawWorkItem<ID, EnqueueOutput = Result<(), Arc<Peer>>>,
+    {
+        let q = self.wq.lock();
+        match &*q {
+            Some(q) => q.enqueue::<Arc<Peer>, ID>(p).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Opens the sockets on `port` in the creating namespace (the C `wg_socket_init`).
+    pub(crate) fn open_sockets(self: &Arc<Self>, rtnl: &Rtnl, port: u16) -> Result<u16> {
+        let ns: ARef<Namespace> = match &self.creating_net {
+            Some(ns) => ns.clone(),
+            None => {
+                let dev = self.netdev().ok_or(ENODEV)?;
+                dev.net(rtnl).into()
+            }
+        };
+        let socks = Sockets::open(ns, port, self.clone())?;
+        let port = socks.port();
+        // The old sockets (if rebinding) are released after a grace period and after receive callbacks finish.
+        drop(self.sockets.replace(Some(Arc::new(socks, GFP_KERNEL)?)).into_inner());
+        Ok(port)
+    }
+
+    /// Closes the sockets; waits for receive callbacks in flight.
+    pub(crate) fn close_sockets(&self) {
+        drop(self.sockets.replace(None).into_inner());
+    }
+}
+
+/// Prints a debug line prefixed with the device name, like the C driver's `pr_debug("%s: ...", dev->name)`.
+///
+/// 6.12's `pr_debug!` compiles to nothing without `CONFIG_RUST_DEBUG_ASSERTIONS` and has no dynamic debug hook, so
+/// these lines are always printed at `KERN_DEBUG` (the console hides them; `/dev/kmsg`, which netns.sh reads, has
+/// them).
+#[macro_export]
+macro_rules! wg_debug {
+    ($dev:expr, $fmt:literal $($arg:tt)*) => {{
+        let n = $dev.name();
+        let l = n.iter().position(|&c| c == 0).unwrap_or(n.len());
+        let s = core::str::from_utf8(&n[..l]).unwrap_or("?");
+        kernel::print_macro!(kernel::print::format_strings::DEBUG, false, concat!("{}: ", $fmt, "\n"), s $($arg)*);
+    }};
+}
+
+// ---- The registry of live devices, for netlink lookups ----
+
+/// All devices of this module, in every namespace.
+#[pin_data]
+pub(crate) struct Registry {
+    #[pin]
+    devices: Mutex<Slots<Arc<Device>>>,
+}
+
+/// Set while the module is loaded.
+static REGISTRY: Rcu<Arc<Registry>> = Rcu::null();
+
+/// Creates the registry at module load.
+pub(crate) fn registry_init() -> Result {
+    let r = Arc::pin_init(
+        pin_init!(Registry { devices <- new_mutex!(Slots::new()) }),
+        GFP_KERNEL,
+    )?;
+    drop(REGISTRY.replace(Some(r)));
+    Ok(())
+}
+
+/// Removes the registry at module unload, after every device is gone.
+pub(crate) fn registry_exit() {
+    drop(REGISTRY.replace(None).into_inner());
+}
+
+fn registry() -> Option<Arc<Registry>> {
+    let g = rcu::read_lock();
+    REGISTRY.get(&g).map(Arc::from)
+}
+
+/// See [`crate::config::find_device`].
+pub(crate) fn registry_find(
+    rtnl: &Rtnl,
+    ns: &Namespace,
+    ifindex: Option<i32>,
+    name: Option<&CStr>,
+) -> Option<Arc<Device>> {
+    let reg = registry()?;
+    let list = reg.devices.lock();
+    for d in list.iter() {
+        let Some(nd) = d.netdev() else { continue };
+        if !nd.net(rtnl).is(ns) {
+            continue;
+        }
+        let hit = match (ifindex, name) {
+            (Some(i), _) if i != 0 => nd.ifindex() == i,
+            (_, Some(n)) => nd.name(rtnl).as_bytes() == n.as_bytes(),
+            _ => false,
+        };
+        if hit {
+            return Some(d.clone());
+        }
+    }
+    None
+}
+
+fn registry_add(d: &Arc<Device>) -> Result {
+    let reg = registry().ok_or(ENODEV)?;
+    reg.devices.lock().insert(d.clone(), true, GFP_KERNEL)?;
+    Ok(())
+}
+
+fn registry_remove(d: &Device) {
+    if let Some(reg) = registry() {
+        let mut list = reg.devices.lock();
+        let gone = list.remove_if(|x| core::ptr::eq(&**x, d));
+        drop(list);
+        drop(gone);
+    }
+}
+
+// ---- The net_device private area and its callbacks ----
+
+/// The `net_device` private area.
+#[pin_data(PinnedDrop)]
+pub(crate) struct DevPriv {
+    wg: Arc<Device>,
+}
+
+impl DevPriv {
+    /// The device state.
+    pub(crate) fn wg(&self) -> &Arc<Device> {
+        &self.wg
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for DevPriv {
+    fn drop(self: Pin<&mut Self>) {
+        // Normally `dellink` tore everything down already; if registration failed after `newlink`, it did not.
+        teardown(&self.wg);
+    }
+}
+
+/// Tears the device down (the C `wg_destruct` minus freeing); idempotent. Process context, RTNL held or the device
+/// unreachable.
+///
+/// Order matters:
+/// 1. Mark dead under `cfg`, so configuration and `open` stop adding peers and sockets.
+/// 2. Take it out of the registry, so netlink cannot find it any more.
+/// 3. Close the sockets: no new packets arrive; waits for receive callbacks in flight.
+/// 4. Remove every peer (see `peer::remove`: stops its timer, drops its keys and index entries and queued packets).
+/// 5. Take the workqueue out and drop it, which drains work already queued (work never takes RTNL or `cfg` for
+///    longer than a lookup, so this cannot deadlock); nothing can be queued after the take.
+/// 6. Drop the incoming handshakes still queued and withdraw the `net_device` reference, waiting for a grace
+///    period so no RCU reader still uses it, which lets `unregister_netdevice` finish.
+fn teardown(wg: &Arc<Device>) {
+    let peers = {
+        let mut c = wg.cfg.lock();
+        if c.dead {
+            return;
+        }
+        c.dead = true;
+        c.up = false;
+        c.peers.take()
+    };
+    registry_remove(wg);
+    wg.close_sockets();
+    for p in peers.iter() {
+        crate::peer::remove(wg, p);
+    }
+    drop(peers);
+    let q = wg.wq.lock().take();
+    drop(q);
+    wg.incoming_handshakes.purge();
+    drop(wg.allowedips.replace(None).into_inner());
+    wg_debug!(wg, "Interface destroyed");
+    drop(wg.netdev.replace(None).into_inner());
+}
+
+#[vtable]
+impl DeviceOps for DevPriv {
+    const PCPU_STATS: PcpuStats = PcpuStats::None;
+
+    fn open(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
+        let wg = dev.data().wg.clone();
+        wg.refresh_name(dev.untyped(), rtnl);
+        let port = wg.cfg.lock().listen_port;
+        let bound = wg.open_sockets(rtnl, port)?;
+        let peers = {
+            let mut c = wg.cfg.lock();
+            c.listen_port = bound;
+            c.up = true;
+            c.peers.to_vec(GFP_KERNEL)?
+        };
+        for p in peers.iter() {
+            p.set_running(true);
+            crate::send::send_staged(p);
+            if p.persistent_keepalive() != 0 {
+                crate::send::send_keepalive(p);
+            }
+        }
+        Ok(())
+    }
+
+    fn stop(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
+        let wg = dev.data().wg.clone();
+        wg.refresh_name(dev.untyped(), rtnl);
+        let peers = {
+            let mut c = wg.cfg.lock();
+            c.up = false;
+            c.peers.to_vec(GFP_KERNEL)?
+        };
+        for p in peers.iter() {
+            p.stop();
+        }
+        wg.close_sockets();
+        wg.incoming_handshakes.purge();
+        Ok(())
+    }
+
+    fn start_xmit(dev: &NetDevice<Self>, skb: SkBuff) {
+        let wg = &dev.data().wg;
+        crate::send::xmit(wg, dev.untyped(), skb);
+    }
+
+    fn get_stats64(dev: &NetDevice<Self>, stats: &mut Stats64) {
+        let s = &dev.data().wg.stats;
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        stats.set_rx(r(&s.rx_packets), r(&s.rx_bytes));
+        stats.set_tx(r(&s.tx_packets), r(&s.tx_bytes));
+        stats.set_dropped(r(&s.rx_dropped), r(&s.tx_dropped));
+    }
+}
+
+#[vtable]
+impl LinkOps for DevPriv {
+    const KIND: &'static CStr = KIND;
+
+    fn setup(dev: &mut Setup<'_>) {
+        // Like the C `wg_setup`: a layer-3 tunnel without ARP or a queue, lockless transmit, GSO in software.
+        dev.set_type(dev::ARPHRD_NONE);
+        dev.set_flags(dev::flags::NOARP | dev::flags::POINTOPOINT);
+        dev.add_priv_flags(dev::priv_flags::NO_QUEUE);
+        dev.set_lltx();
+        dev.set_ip_tunnel_header_ops();
+        dev.set_hard_header_len(0);
+        dev.set_addr_len(0);
+        dev.set_needed_headroom(HEADROOM);
+        dev.set_needed_tailroom(TAILROOM);
+        dev.set_mtu(DEFAULT_MTU);
+        dev.set_min_mtu(68);
+        dev.set_max_mtu(65535 - 40 - 8 - 32);
+        dev.keep_dst();
+        dev.add_features(
+            dev::features::SG
+                | dev::features::HW_CSUM
+                | dev::features::RXCSUM
+                | dev::features::HIGHDMA
+                | dev::features::GSO
+                | dev::features::GSO_SOFTWARE,
+        );
+    }
+
+    fn newlink(
+        dev: &NetDevice,
+        src_net: &Namespace,
+        rtnl: &Rtnl,
+        _extack: &mut ExtAck,
+    ) -> Result<impl PinInit<Self, Error>> {
+        let now = kernel::time::ktime_get_coarse_boottime_ns();
+        let mut secret = [0u8; 32];
+        kernel::crypto::get_random_bytes(&mut secret);
+        let checker = CookieChecker::new(None, &secret, now).map_err(|_| EINVAL)?;
+        kernel::crypto::memzero_explicit(&mut secret);
+        let creating_net = if src_net.is(dev.net(rtnl)) {
+            None
+        } else {
+            Some(ARef::from(src_net))
+        };
+        let wq = OwnedQueue::new(
+            c_str!("wg-rust"),
+            workqueue::flags::MEM_RECLAIM | workqueue::flags::CPU_INTENSIVE,
+            0,
+        )?;
+        let netdev = KBox::new(ARef::from(dev), GFP_KERNEL)?;
+        let table = KBox::new(Table::new(), GFP_KERNEL)?;
+        let wg = Arc::pin_init(
+            pin_init!(Device {
+                cfg <- new_mutex!(DevConfig {
+                    listen_port: 0,
+                    peers: Slots::new(),
+                    up: false,
+                    dead: false,
+                }),
+                identity <- new_mutex!(Identity { identity: None, cookie_checker: checker }),
+                index <- new_spinlock_bh!(IndexTable::new()),
+                incoming_handshakes <- kernel::net::skbuff::SkBuffHead::new(),
+                name <- new_spinlock_bh!([0u8; 16]),
+                netdev: Rcu::new(Some(netdev)),
+                creating_net,
+                sockets: Rcu::null(),
+                allowedips: Rcu::new(Some(table)),
+                wq <- new_spinlock_bh!(Some(wq)),
+                fwmark: AtomicU32::new(0),
+                generation: AtomicU64::new(0),
+                stats: Stats::default(),
+                ratelimit_scope: OBJECT_IDS.fetch_add(1, Ordering::Relaxed),
+                handshake_work <- kernel::new_work!("wg-rust-handshake"),
+            }),
+            GFP_KERNEL,
+        )?;
+        wg.refresh_name(dev, rtnl);
+        registry_add(&wg)?;
+        wg_debug!(wg, "Interface created");
+        Ok(try_pin_init!(DevPriv { wg }? Error))
+    }
+
+    fn dellink(dev: &NetDevice<Self>, rtnl: &Rtnl) {
+        let wg = dev.data().wg.clone();
+        wg.refresh_name(dev.untyped(), rtnl);
+        teardown(&wg);
+    }
+}
+
+/// Drops `skb` as a transmit error.
+pub(crate) fn tx_drop(wg: &Device, skb: SkBuff, reason: DropReason) {
+    wg.stats.tx_dropped.fetch_add(1, Ordering::Relaxed);
+    skb.drop_reason(reason);
+}
+
+/// Returns the device's public key, if it has an identity.
+pub(crate) fn public_key(wg: &Device) -> Option<Key> {
+    wg.identity.lock().identity.as_ref().map(|i| *i.public_key())
+}

@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Handshake glue: creating and consuming handshake messages with `proto::noise` and `proto::cookie`, in process
+//! context (the C `wg_packet_handshake_receive_worker` and the handshake halves of send.c).
+//!
+//! Locks, in order: `Device::cfg` (peer lookup only, released before the next), `Device::identity`,
+//! `Peer::handshake`, then the BH locks (`Device::index`, `Peer::keypairs`, `Peer::timers`).
+
+use crate::device::Device;
+use crate::index::{Entry, Keypair};
+use crate::peer::Peer;
+use crate::proto::{
+    addr::SocketAddr,
+    cookie::MacState,
+    messages::{self, CookieReply, Initiation, Response},
+    noise,
+};
+use crate::{config, send, socket, timers};
+use core::sync::atomic::Ordering;
+use kernel::{
+    crypto::{get_random_bytes, memzero_explicit},
+    net::skbuff::SkBuff,
+    prelude::*,
+    sync::Arc,
+    time::ktime_get_real_ts64,
+    workqueue::WorkItem,
+};
+
+/// Handshake messages are dropped or answered with cookies once this many wait (the C "under load" threshold).
+const UNDER_LOAD: usize = crate::device::MAX_QUEUED_INCOMING_HANDSHAKES / 8;
+
+fn timestamp() -> [u8; messages::TIMESTAMP_LEN] {
+    let (s, ns) = ktime_get_real_ts64();
+    noise::tai64n(s as u64, ns as u32)
+}
+
+fn random_secret() -> [u8; 32] {
+    let mut k = [0u8; 32];
+    get_random_bytes(&mut k);
+    k
+}
+
+/// Creates an initiation to `peer` with MACs, registering a fresh index for it.
+pub(crate) fn create_initiation(peer: &Arc<Peer>) -> Result<[u8; messages::INITIATION_LEN]> {
+    let wg = &peer.device;
+    let id = wg.identity.lock();
+    let identity = id.identity.as_ref().ok_or(EINVAL)?;
+    let mut hs = peer.handshake.lock();
+    let idx = wg.index.lock().insert_new(Entry {
+        peer: peer.clone(),
+        keypair: None,
+    })?;
+    let mut eph = random_secret();
+    let mut out = [0u8; messages::INITIATION_LEN];
+    let old = hs.hs.local_index();
+    let r = hs.hs.create_initiation(identity, &eph, &timestamp(), idx, &mut out);
+    memzero_explicit(&mut eph);
+    let stale = if r.is_ok() { old } else { Some(idx) };
+    let gone = stale.and_then(|i| wg.index.lock().remove(i));
+    drop(gone);
+    r.map_err(|_| EINVAL)?;
+    hs.cookie.add_macs(&mut out, timers::now()).map_err(|_| EINVAL)?;
+    Ok(out)
+}
+
+/// Sends a handshake message to `peer`'s endpoint.
+pub(crate) fn send_buffer(peer: &Peer, msg: &[u8]) -> Result {
+    let mut skb = SkBuff::alloc(msg.len() + 64 + 16, GFP_KERNEL)?;
+    skb.push(msg.len())?.copy_from_slice(msg);
+    socket::send_to_peer(peer, skb)
+}
+
+/// Records a completed handshake: timers, wall-clock time, notification.
+pub(crate) fn handshake_done(peer: &Arc<Peer>) {
+    timers::event(peer, |t| t.handshake_complete());
+    *peer.last_handshake.lock() = ktime_get_real_ts64();
+    config::notify(|h| h.handshake_complete, &peer.device, peer);
+}
+
+/// Installs a new session's keypair: index entry, rotation, unregistering what rotation released.
+fn install_keypair(
+    wg: &Device,
+    peer: &Arc<Peer>,
+    kp: noise::Keypair<crate::crypto::KernelCrypto>,
+) -> Result<Arc<Keypair>> {
+    let initiator = kp.is_initiator;
+    let index = kp.local_index;
+    let kp = Keypair::new(peer, kp)?;
+    let old_entry = wg.index.lock().replace(
+        index,
+        Entry {
+            peer: peer.clone(),
+            keypair: Some(kp.clone()),
+        },
+    );
+    drop(old_entry);
+    let released = peer.keypairs.lock().add(kp.clone(), initiator);
+    {
+        let mut idx = wg.index.lock();
+        for k in released.keypairs.iter().flatten() {
+            k.sending_valid.store(false, Ordering::Relaxed);
+            if k.kp.local_index != index {
+                drop(idx.remove(k.kp.local_index));
+            }
+        }
+    }
+    drop(released);
+    let now = timers::now();
+    timers::event(peer, |t| t.session_derived(now));
+    Ok(kp)
+}
+
+impl WorkItem<0> for Device {
+    type Pointer = Arc<Device>;
+
+    /// Processes queued handshake messages.
+    fn run(this: Arc<Device>) {
+        while let Some(skb) = this.incoming_handshakes.dequeue() {
+            let under_load = this.incoming_handshakes.len() >= UNDER_LOAD;
+            process(&this, skb, under_load);
+        }
+    }
+}
+
+fn process(wg: &Arc<Device>, skb: SkBuff, under_load: bool) {
+    let Some((mut skb, src)) = crate::receive::source(skb) else {
+        return;
+    };
+    let len = skb.len();
+    if skb.may_pull(len).is_err() {
+        return;
+    }
+    let mut buf = [0u8; messages::INITIATION_LEN];
+    let Some(msg) = buf.get_mut(..len) else { return };
+    msg.copy_from_slice(&skb.data()[..len]);
+    skb.consume();
+    let msg = &buf[..len];
+    let ty = u32::from_le_bytes([msg[0], msg[1], msg[2], msg[3]]);
+    let now = timers::now();
+
+    if ty == messages::MESSAGE_HANDSHAKE_COOKIE {
+        let Ok(reply) = CookieReply::parse(msg) else { return };
+        let peer = wg.index.lock().get(reply.receiver_index).map(|e| e.peer.clone());
+        if let Some(peer) = peer {
+            let _ = peer.handshake.lock().cookie.consume_reply(&reply, now);
+        }
+        return;
+    }
+
+    let state = {
+        let id = wg.identity.lock();
+        id.cookie_checker.validate(msg, &src, under_load, || true)
+    };
+    match state {
+        MacState::InvalidMac | MacState::ValidMacWithCookieButRatelimited => return,
+        MacState::ValidMacButNoCookie if under_load => {
+            send_cookie_reply(wg, msg, &src);
+            return;
+        }
+        _ => {}
+    }
+
+    let peer = match ty {
+        messages::MESSAGE_HANDSHAKE_INITIATION => consume_initiation(wg, msg, now),
+        messages::MESSAGE_HANDSHAKE_RESPONSE => consume_response(wg, msg, now),
+        _ => None,
+    };
+    let Some(peer) = peer else { return };
+    if peer.set_endpoint(src) {
+        config::notify(|h| h.endpoint_changed, wg, &peer);
+    }
+    timers::event(&peer, |t| {
+        t.any_authenticated_packet_received();
+        t.any_authenticated_packet_traversal(now);
+    });
+    if ty == messages::MESSAGE_HANDSHAKE_INITIATION {
+        send_response(wg, &peer);
+    } else {
+        handshake_done(&peer);
+        // Sends staged packets, or a keepalive to confirm the session at once.
+        send::send_keepalive(&peer);
+    }
+}
+
+fn find_peer(wg: &Device, key: &[u8; 32]) -> Option<Arc<Peer>> {
+    let c = wg.cfg.lock();
+    c.peers.find(|p| p.public_key == *key).cloned()
+}
+
+fn consume_initiation(wg: &Device, msg: &[u8], now: u64) -> Option<Arc<Peer>> {
+    let init = Initiation::parse(msg).ok()?;
+    let cand = {
+        let id = wg.identity.lock();
+        noise::consume_initiation(id.identity.as_ref()?, &init).ok()?
+    };
+    let peer = find_peer(wg, cand.remote_static())?;
+    if peer.dead.load(Ordering::Relaxed) {
+        return None;
+    }
+    let _id = wg.identity.lock();
+    peer.handshake.lock().hs.consume_initiation(cand, now).ok()?;
+    Some(peer)
+}
+
+fn consume_response(wg: &Device, msg: &[u8], now: u64) -> Option<Arc<Peer>> {
+    let resp = Response::parse(msg).ok()?;
+    let peer = {
+        let idx = wg.index.lock();
+        let e = idx.get(resp.receiver_index)?;
+        if e.keypair.is_some() {
+            return None;
+        }
+        e.peer.clone()
+    };
+    if peer.dead.load(Ordering::Relaxed) {
+        return None;
+    }
+    let kp = {
+        let id = wg.identity.lock();
+        let mut hs = peer.handshake.lock();
+        hs.hs.consume_response(id.identity.as_ref()?, &resp).ok()?;
+        hs.hs.begin_session(now).ok()?
+    };
+    install_keypair(wg, &peer, kp).ok()?;
+    Some(peer)
+}
+
+fn send_response(wg: &Device, peer: &Arc<Peer>) {
+    let now = timers::now();
+    let mut out = [0u8; messages::RESPONSE_LEN];
+    let kp = {
+        let _id = wg.identity.lock();
+        let mut hs = peer.handshake.lock();
+        let Ok(idx) = wg.index.lock().insert_new(Entry {
+            peer: peer.clone(),
+            keypair: None,
+        }) else {
+            return;
+        };
+        let old = hs.hs.local_index();
+        let mut eph = random_secret();
+        let r = hs.hs.create_response(&eph, idx, &mut out);
+        memzero_explicit(&mut eph);
+        let stale = if r.is_ok() { old } else { Some(idx) };
+        drop(stale.and_then(|i| wg.index.lock().remove(i)));
+        if r.is_err() || hs.cookie.add_macs(&mut out, now).is_err() {
+            return;
+        }
+        match hs.hs.begin_session(now) {
+            Ok(kp) => kp,
+            Err(_) => return,
+        }
+    };
+    if install_keypair(wg, peer, kp).is_err() {
+        return;
+    }
+    timers::event(peer, |t| {
+        t.any_authenticated_packet_traversal(now);
+        t.any_authenticated_packet_sent();
+    });
+    let _ = send_buffer(peer, &out);
+}
+
+fn send_cookie_reply(wg: &Device, msg: &[u8], src: &SocketAddr) {
+    let sender = u32::from_le_bytes([msg[4], msg[5], msg[6], msg[7]]);
+    let mut nonce = [0u8; 24];
+    get_random_bytes(&mut nonce);
+    let mut out = [0u8; messages::COOKIE_REPLY_LEN];
+    {
+        let id = wg.identity.lock();
+        if id.cookie_checker.create_reply(msg, sender, src, &nonce, &mut out).is_err() {
+            return;
+        }
+    }
+    if let Ok(mut skb) = SkBuff::alloc(out.len() + 64 + 16, GFP_KERNEL) {
+        if let Ok(b) = skb.push(out.len()) {
+            b.copy_from_slice(&out);
+            let _ = socket::send_to_addr(wg, skb, src);
+        }
+    }
+}

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Peers: per-peer state and its lifetime.
+//!
+//! A peer is created by configuration, listed in its device's `cfg.peers`, and referenced by the allowed-IPs trie and
+//! the index table. [`remove`] takes it out of all three; the `Arc`s that packets and work items still hold keep the
+//! memory alive until they finish, and the last one prints the "destroyed" line.
+
+use crate::allowedips::{self, PeerRef};
+use crate::crypto::KernelCrypto;
+use crate::device::{Device, OBJECT_IDS};
+use crate::index::Keypair;
+use crate::proto::{addr::SocketAddr, cookie::CookieMaker, noise, timers::Timers};
+use crate::wg_debug;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use kernel::{
+    net::{skbuff::SkBuffHead, udp_tunnel::DstCache},
+    new_mutex, new_spinlock_bh,
+    prelude::*,
+    sync::{Arc, Mutex, SpinLockBh},
+    time::timer::Timer,
+};
+
+/// Packets staged while waiting for a session, at most (`MAX_STAGED_PACKETS`).
+pub(crate) const MAX_STAGED_PACKETS: usize = 128;
+
+/// Handshake state of a peer.
+pub(crate) struct HandshakeState {
+    /// The Noise handshake.
+    pub(crate) hs: noise::Handshake<KernelCrypto>,
+    /// Adds MACs to our handshake messages and keeps the cookie the peer sent us.
+    pub(crate) cookie: CookieMaker<KernelCrypto>,
+}
+
+/// Where to send and from which source address.
+#[derive(Clone, Copy)]
+pub(crate) struct Endpoint {
+    /// The peer's address, once known.
+    pub(crate) addr: Option<SocketAddr>,
+    /// The source address we last used towards it (0 for "let routing choose").
+    pub(crate) src4: [u8; 4],
+    /// The IPv6 counterpart of `src4`.
+    pub(crate) src6: [u8; 16],
+}
+
+impl Endpoint {
+    pub(crate) const NONE: Self = Self {
+        addr: None,
+        src4: [0; 4],
+        src6: [0; 16],
+    };
+}
+
+/// A peer.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Peer {
+    /// Log id (the C `internal_id`).
+    pub(crate) id: u64,
+    /// The owning device. This reference is a cycle (the device lists the peer) that [`remove`] breaks.
+    pub(crate) device: Arc<Device>,
+    /// The peer's static public key; never changes.
+    pub(crate) public_key: [u8; 32],
+    /// Handshake and cookie state (the C `handshake.lock`): used by the handshake worker and the initiation work,
+    /// both in process context.
+    #[pin]
+    pub(crate) handshake: Mutex<HandshakeState>,
+    /// Previous, current and next keypair (the C `keypairs.keypair_update_lock`); read in softirq.
+    #[pin]
+    pub(crate) keypairs: SpinLockBh<noise::Keypairs<Arc<Keypair>>>,
+    /// The endpoint (the C `endpoint_lock`).
+    #[pin]
+    pub(crate) endpoint: SpinLockBh<Endpoint>,
+    /// Routes towards the endpoint; reset when it changes.
+    #[pin]
+    pub(crate) dst_cache: DstCache,
+    /// The timer state machine; its deadline arms `timer`. Taken in softirq.
+    #[pin]
+    pub(crate) timers: SpinLockBh<Timers>,
+    /// The one kernel timer of the peer.
+    #[pin]
+    pub(crate) timer: Timer<Peer>,
+    /// Packets waiting for a session (the C `staged_packet_queue`).
+    #[pin]
+    pub(crate) staged: SkBuffHead,
+    /// Sends a handshake initiation from process context (the C `transmit_handshake_work`).
+    #[pin]
+    pub(crate) initiation_work: kernel::workqueue::Work<Peer, 1>,
+    /// Zeroes key material from process context (the C `clear_peer_work`).
+    #[pin]
+    pub(crate) clear_work: kernel::workqueue::Work<Peer, 2>,
+    /// Bytes received and sent, for netlink.
+    pub(crate) rx_bytes: AtomicU64,
+    pub(crate) tx_bytes: AtomicU64,
+    /// Real time of the last completed handshake (seconds, nanoseconds).
+    #[pin]
+    pub(crate) last_handshake: SpinLockBh<(i64, i64)>,
+    /// Set once removed: no more timers, work or sends.
+    pub(crate) dead: AtomicBool,
+}
+
+kernel::impl_has_work! {
+    impl HasWork<Peer, 1> for Peer { self.initiation_work }
+    impl HasWork<Peer, 2> for Peer { self.clear_work }
+}
+
+kernel::time::timer::impl_has_timer! {
+    impl HasTimer<0> for Peer { self.timer }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Peer {
+    fn drop(self: Pin<&mut Self>) {
+        wg_debug!(self.device, "Peer {} destroyed", self.id);
+    }
+}
+
+impl Peer {
+    /// Creates a peer of `wg` (not yet listed anywhere). Caller holds `wg.cfg`.
+    pub(crate) fn new(wg: &Arc<Device>, public_key: [u8; 32], psk: Option<&[u8; 32]>) -> Result<Arc<Self>> {
+        let hs = {
+            let id = wg.identity.lock();
+            noise::Handshake::new(id.identity.as_ref(), public_key, psk)
+        };
+        let cookie = CookieMaker::new(&public_key).map_err(|_| EINVAL)?;
+        let id = OBJECT_IDS.fetch_add(1, Ordering::Relaxed);
+        let p = Arc::pin_init(
+            try_pin_init!(Peer {
+                id,
+                device: wg.clone(),
+                public_key,
+                handshake <- new_mutex!(HandshakeState { hs, cookie }),
+                keypairs <- new_spinlock_bh!(noise::Keypairs::new()),
+                endpoint <- new_spinlock_bh!(Endpoint::NONE),
+                dst_cache <- DstCache::new(GFP_KERNEL),
+                timers <- new_spinlock_bh!(Timers::new()),
+                timer <- kernel::new_timer!("wg-rust-peer"),
+                staged <- SkBuffHead::new(),
+                initiation_work <- kernel::new_work!("wg-rust-initiation"),
+                clear_work <- kernel::new_work!("wg-rust-clear"),
+                rx_bytes: AtomicU64::new(0),
+                tx_bytes: AtomicU64::new(0),
+                last_handshake <- new_spinlock_bh!((0, 0)),
+                dead: AtomicBool::new(false),
+            }? Error),
+            GFP_KERNEL,
+        )?;
+        wg_debug!(wg, "Peer {} created", id);
+        Ok(p)
+    }
+
+    /// The persistent keepalive interval in seconds.
+    pub(crate) fn persistent_keepalive(&self) -> u16 {
+        self.timers.lock().persistent_keepalive_interval()
+    }
+
+    /// Lets the timers run (device up) or not.
+    pub(crate) fn set_running(self: &Arc<Self>, running: bool) {
+        let mut t = self.timers.lock();
+        t.set_running(running && !self.dead.load(Ordering::Relaxed));
+        crate::timers::rearm(self, &t);
+    }
+
+    /// Device going down (the per-peer part of the C `wg_stop`): stop timers, forget handshake and keys, drop staged
+    /// packets.
+    pub(crate) fn stop(self: &Arc<Self>) {
+        {
+            let mut t = self.timers.lock();
+            t.stop();
+            t.set_running(false);
+        }
+        Timer::delete_sync(&**self);
+        self.clear_keys();
+        self.timers.lock().reset_last_sent_handshake();
+        self.staged.purge();
+    }
+
+    /// Forgets the handshake in progress and all keypairs, unregistering their indices.
+    pub(crate) fn clear_keys(&self) {
+        let hs_index = self.handshake.lock().hs.clear();
+        let released = self.keypairs.lock().clear();
+        let mut gone = KVec::new();
+        {
+            let mut idx = self.device.index.lock();
+            if let Some(i) = hs_index {
+                let _ = gone.push(idx.remove(i), GFP_ATOMIC);
+            }
+            for k in released.keypairs.iter().flatten() {
+                k.sending_valid.store(false, Ordering::Relaxed);
+                let _ = gone.push(idx.remove(k.kp.local_index), GFP_ATOMIC);
+            }
+        }
+        // Entries and keypairs are dropped here, outside the BH lock (their log lines take the name lock).
+        drop(gone);
+        drop(released);
+    }
+
+    /// Returns the endpoint.
+    pub(crate) fn endpoint(&self) -> Endpoint {
+        *self.endpoint.lock()
+    }
+
+    /// Sets the endpoint (configuration or roaming), forgetting the source address and cached routes.
+    pub(crate) fn set_endpoint(&self, addr: SocketAddr) -> bool {
+        let changed = {
+            let mut e = self.endpoint.lock();
+            let changed = e.addr != Some(addr);
+            if changed {
+                *e = Endpoint {
+                    addr: Some(addr),
+                    ..Endpoint::NONE
+                };
+            }
+            changed
+        };
+        if changed {
+            self.dst_cache.reset();
+        }
+        changed
+    }
+
+    /// Forgets the source address (fwmark or port change), like `wg_socket_clear_peer_endpoint_src`.
+    pub(crate) fn clear_endpoint_src(&self) {
+        {
+            let mut e = self.endpoint.lock();
+            e.src4 = [0; 4];
+            e.src6 = [0; 16];
+        }
+        self.dst_cache.reset();
+    }
+}
+
+/// Removes `peer` from `wg` (the C `peer_remove_after_dead` sequence). Process context; the caller already took it
+/// off `cfg.peers`.
+///
+/// 1. Mark it dead, so no new timers, work or sends start.
+/// 2. Remove its prefixes from the allowed-IPs trie, so no new packets are routed to it (readers finish within a
+///    grace period, which the trie update waits for or defers to).
+/// 3. Stop the timer (waiting for a running callback) and clear its keys and handshake, unregistering their
+///    indices, so received packets no longer find it.
+/// 4. Drop staged packets. Work still queued holds its own reference and finds the peer dead.
+pub(crate) fn remove(wg: &Device, peer: &Arc<Peer>) {
+    crate::config::notify(|h| h.peer_removed, wg, peer);
+    peer.dead.store(true, Ordering::Relaxed);
+    let key = PeerRef(peer.clone());
+    if allowedips::update(wg, |t| t.remove_by_peer(&key)).is_err() {
+        // Out of memory for the path copy: the prefixes stay until the device goes; lookups skip dead peers.
+        kernel::pr_warn!("rust_wg: could not remove allowed IPs of a peer\n");
+    }
+    drop(key);
+    peer.stop();
+}

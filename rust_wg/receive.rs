@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Receive: UDP `encap_rcv`, message dispatch, data decryption and delivery (the C receive.c).
+//!
+//! Handshake messages are queued for the device's handshake worker (bounded); data messages are authenticated and
+//! decrypted right here in softirq, checked against the replay window and the peer's allowed IPs, and handed to the
+//! stack with `netif_rx`.
+
+use crate::device::{Device, MAX_QUEUED_INCOMING_HANDSHAKES};
+use crate::index::Keypair;
+use crate::peer::Peer;
+use crate::proto::{
+    addr::{IpAddr, SocketAddr},
+    crypto::TAG_LEN,
+    messages::{self, DataHeader, DATA_HEADER_LEN},
+};
+use crate::{allowedips, send, timers};
+use core::sync::atomic::Ordering;
+use kernel::{
+    crypto::chacha20poly1305,
+    net::skbuff::{DropReason, SkBuff, ETH_P_IP, ETH_P_IPV6},
+    prelude::*,
+    sync::{rcu, Arc},
+};
+
+/// Reads the outer source address of a datagram whose data starts at the UDP payload.
+///
+/// The IP header sits before the data; the skb API only reads from the data pointer, so the headers are pushed back
+/// in, read, and pulled again (after un-sharing a cloned head, which push would refuse).
+pub(crate) fn source(skb: SkBuff) -> Option<(SkBuff, SocketAddr)> {
+    let mut skb = if skb.is_cloned() {
+        skb.unshare(GFP_ATOMIC).ok()?
+    } else {
+        skb
+    };
+    let off = usize::try_from(-skb.network_offset()).ok()?;
+    if off < 20 + 8 {
+        return None;
+    }
+    let h = skb.push(off).ok()?;
+    let port = u16::from_be_bytes([h[off - 8], h[off - 7]]);
+    let addr = match h[0] >> 4 {
+        4 => IpAddr::V4([h[12], h[13], h[14], h[15]]),
+        6 if off >= 48 => {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&h[8..24]);
+            IpAddr::V6(a)
+        }
+        _ => return None,
+    };
+    skb.pull(off).ok()?;
+    Some((skb, SocketAddr { addr, port }))
+}
+
+/// Entry from the UDP socket, with data at the UDP header. Softirq, under RCU.
+pub(crate) fn receive(wg: &Arc<Device>, mut skb: SkBuff) {
+    if skb.pull(8).is_err() || skb.may_pull(4).is_err() {
+        return drop_rx(wg, skb, DropReason::PKT_TOO_SMALL);
+    }
+    let d = skb.data();
+    let ty = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
+    let len = skb.len();
+    match ty {
+        messages::MESSAGE_HANDSHAKE_INITIATION
+        | messages::MESSAGE_HANDSHAKE_RESPONSE
+        | messages::MESSAGE_HANDSHAKE_COOKIE => {
+            let want = match ty {
+                messages::MESSAGE_HANDSHAKE_INITIATION => messages::INITIATION_LEN,
+                messages::MESSAGE_HANDSHAKE_RESPONSE => messages::RESPONSE_LEN,
+                _ => messages::COOKIE_REPLY_LEN,
+            };
+            if len != want || wg.incoming_handshakes.len() >= MAX_QUEUED_INCOMING_HANDSHAKES {
+                return drop_rx(wg, skb, DropReason::FULL_RING);
+            }
+            wg.incoming_handshakes.enqueue(skb);
+            let _ = wg.queue_work(wg.clone());
+        }
+        messages::MESSAGE_DATA if len >= messages::MESSAGE_MINIMUM_LENGTH => receive_data(wg, skb),
+        _ => drop_rx(wg, skb, DropReason::UNHANDLED_PROTO),
+    }
+}
+
+fn drop_rx(wg: &Device, skb: SkBuff, reason: DropReason) {
+    wg.stats.rx_dropped.fetch_add(1, Ordering::Relaxed);
+    skb.drop_reason(reason);
+}
+
+fn rx_error(wg: &Device, skb: SkBuff) {
+    wg.stats.rx_errors.fetch_add(1, Ordering::Relaxed);
+    skb.drop_reason(DropReason::NOT_SPECIFIED);
+}
+
+/// Finds the keypair a data message is for.
+fn lookup_keypair(wg: &Device, index: u32) -> Option<(Arc<Peer>, Arc<Keypair>)> {
+    let idx = wg.index.lock();
+    let e = idx.get(index)?;
+    Some((e.peer.clone(), e.keypair.clone()?))
+}
+
+/// Authenticates, decrypts and delivers a data message (`wg_packet_decrypt_worker` + `wg_packet_rx_poll`).
+fn receive_data(wg: &Arc<Device>, mut skb: SkBuff) {
+    if skb.may_pull(DATA_HEADER_LEN).is_err() {
+        return drop_rx(wg, skb, DropReason::PKT_TOO_SMALL);
+    }
+    let d = skb.data();
+    let hdr = DataHeader {
+        receiver_index: u32::from_le_bytes([d[4], d[5], d[6], d[7]]),
+        counter: u64::from_le_bytes([d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15]]),
+    };
+    receive_with(wg, skb, hdr)
+}
+
+fn receive_with(wg: &Arc<Device>, mut skb: SkBuff, hdr: DataHeader) {
+    let Some((peer, kp)) = lookup_keypair(wg, hdr.receiver_index) else {
+        return drop_rx(wg, skb, DropReason::NOT_SPECIFIED);
+    };
+    let now = timers::now();
+    let max = kp.replay.lock().max();
+    if !kp.kp.can_receive(now, max) {
+        return drop_rx(wg, skb, DropReason::NOT_SPECIFIED);
+    }
+    let wire_len = skb.len();
+    let sealed = wire_len - DATA_HEADER_LEN;
+    if chacha20poly1305::decrypt_skb(&mut skb, DATA_HEADER_LEN, sealed, hdr.counter, kp.kp.receiving_key()).is_err() {
+        return rx_error(wg, skb);
+    }
+    if !kp.replay.lock().validate(hdr.counter) {
+        return rx_error(wg, skb);
+    }
+    let Some((mut skb, src)) = source(skb) else {
+        wg.stats.rx_errors.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    if skb.pull(DATA_HEADER_LEN).is_err() || skb.trim(sealed - TAG_LEN).is_err() {
+        return rx_error(wg, skb);
+    }
+    peer.rx_bytes.fetch_add(wire_len as u64, Ordering::Relaxed);
+    // Authenticated: roam to where it came from, confirm a responder's new session, feed the timers.
+    if peer.set_endpoint(src) {
+        crate::config::notify(|h| h.endpoint_changed, wg, &peer);
+    }
+    confirm_keypair(wg, &peer, &kp);
+    let rekey = {
+        let mut t = peer.timers.lock();
+        t.any_authenticated_packet_received();
+        t.any_authenticated_packet_traversal(now);
+        let r = kp.kp.is_initiator && kp.kp.wants_rekey_on_receive(now) && !t.sent_lastminute_handshake();
+        if r {
+            t.set_sent_lastminute_handshake();
+        }
+        crate::timers::rearm(&peer, &t);
+        r
+    };
+    if rekey {
+        send::queue_initiation(&peer, false);
+    }
+    if skb.is_empty() {
+        // A keepalive.
+        skb.consume();
+        return;
+    }
+    deliver(wg, &peer, skb, now);
+}
+
+/// Promotes `kp` if it is the peer's "next" keypair (the responder's first data on a new session).
+fn confirm_keypair(wg: &Device, peer: &Arc<Peer>, kp: &Arc<Keypair>) {
+    let released = peer.keypairs.lock().received_with(|k| Arc::ptr_eq(k, kp));
+    let Some(released) = released else { return };
+    {
+        let mut idx = wg.index.lock();
+        for k in released.keypairs.iter().flatten() {
+            k.sending_valid.store(false, Ordering::Relaxed);
+            drop(idx.remove(k.kp.local_index));
+        }
+    }
+    drop(released);
+    crate::handshake::handshake_done(peer);
+    send::send_staged(peer);
+}
+
+/// Checks the inner packet and hands it to the stack.
+fn deliver(wg: &Arc<Device>, peer: &Arc<Peer>, mut skb: SkBuff, now: u64) {
+    let len = skb.len();
+    if skb.may_pull(1).is_err() {
+        return rx_error(wg, skb);
+    }
+    let (proto, hlen) = match skb.data()[0] >> 4 {
+        4 => (ETH_P_IP, 20),
+        6 => (ETH_P_IPV6, 40),
+        _ => return rx_error(wg, skb),
+    };
+    if skb.may_pull(hlen).is_err() {
+        return rx_error(wg, skb);
+    }
+    let d = skb.data();
+    let (src, total) = if proto == ETH_P_IP {
+        (IpAddr::V4([d[12], d[13], d[14], d[15]]), usize::from(u16::from_be_bytes([d[2], d[3]])))
+    } else {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(&d[8..24]);
+        (IpAddr::V6(a), usize::from(u16::from_be_bytes([d[4], d[5]])) + 40)
+    };
+    if total < hlen || total > len || skb.trim(total).is_err() {
+        return rx_error(wg, skb);
+    }
+    let routed = {
+        let g = rcu::read_lock();
+        allowedips::lookup(wg, &g, &src)
+    };
+    if !routed.is_some_and(|p| Arc::ptr_eq(&p, peer)) {
+        // "Packet has unallowed src IP".
+        return rx_error(wg, skb);
+    }
+    timers::event(peer, |t| t.data_received(now));
+    skb.scrub_packet(false);
+    skb.set_protocol(proto);
+    skb.reset_mac_header();
+    skb.reset_network_header();
+    skb.reset_transport_header();
+    skb.set_csum_unnecessary();
+    let Some(dev) = wg.netdev() else {
+        return drop_rx(wg, skb, DropReason::DEV_READY);
+    };
+    let n = skb.len();
+    if dev.rx(skb) {
+        wg.stats.rx_packets.fetch_add(1, Ordering::Relaxed);
+        wg.stats.rx_bytes.fetch_add(n as u64, Ordering::Relaxed);
+    } else {
+        wg.stats.rx_dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}

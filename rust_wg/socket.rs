@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The device's UDP sockets: one IPv4 and one IPv6 socket bound to the same port in the creating namespace (the C
+//! socket.c), and sending a finished datagram to a peer's endpoint.
+
+use crate::device::Device;
+use crate::peer::Peer;
+use crate::proto::addr::{IpAddr, SocketAddr};
+use kernel::{
+    error::code::*,
+    net::{
+        ns::Namespace,
+        skbuff::SkBuff,
+        udp_tunnel::{EncapRcv, Family, UdpTunnelSocket},
+    },
+    prelude::*,
+    sync::{rcu, Arc, ArcBorrow},
+    types::ARef,
+};
+
+// Networking errnos that 6.12's `kernel::error::code` lacks (uapi asm-generic/errno.h values).
+/// `EADDRINUSE`.
+pub(crate) fn eaddrinuse() -> Error {
+    Error::from_errno(-98)
+}
+/// `EDESTADDRREQ`.
+fn edestaddrreq() -> Error {
+    Error::from_errno(-89)
+}
+/// `ENETDOWN`.
+fn enetdown() -> Error {
+    Error::from_errno(-100)
+}
+
+/// The bound sockets.
+pub(crate) struct Sockets {
+    v4: UdpTunnelSocket<Device>,
+    /// `None` if IPv6 is disabled in the namespace.
+    v6: Option<UdpTunnelSocket<Device>>,
+}
+
+impl Sockets {
+    /// Binds both sockets to `port` (0: a random port, retried if IPv6 finds it taken, as `wg_socket_init`).
+    pub(crate) fn open(ns: ARef<Namespace>, port: u16, handler: Arc<Device>) -> Result<Self> {
+        let mut attempt = 0;
+        loop {
+            let v4 = UdpTunnelSocket::new(ns.clone(), Family::V4, port, handler.clone())?;
+            match UdpTunnelSocket::new(ns.clone(), Family::V6, v4.port(), handler.clone()) {
+                Ok(v6) => return Ok(Self { v4, v6: Some(v6) }),
+                Err(e) if e == EAFNOSUPPORT => return Ok(Self { v4, v6: None }),
+                Err(e) if e == eaddrinuse() && port == 0 && attempt < 100 => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The bound port.
+    pub(crate) fn port(&self) -> u16 {
+        self.v4.port()
+    }
+}
+
+impl EncapRcv for Device {
+    fn encap_rcv(this: ArcBorrow<'_, Self>, skb: SkBuff) {
+        crate::receive::receive(&Arc::from(this), skb);
+    }
+}
+
+/// Sends `skb` (payload only; headroom for IP and UDP) to `peer`'s endpoint, updating the remembered source address.
+pub(crate) fn send_to_peer(peer: &Peer, skb: SkBuff) -> Result {
+    let wg = &*peer.device;
+    let mut ep = peer.endpoint();
+    let Some(addr) = ep.addr else {
+        return Err(edestaddrreq());
+    };
+    let len = skb.len() as u64;
+    let mark = wg.fwmark.load(core::sync::atomic::Ordering::Relaxed);
+    let g = rcu::read_lock_bh();
+    let (Some(socks), Some(dev)) = (wg.sockets.get(&g), wg.netdev.get(&g)) else {
+        return Err(enetdown());
+    };
+    let r = match addr.addr {
+        IpAddr::V4(a) => socks.v4.send4(Some(&dev), skb, Some(&peer.dst_cache), &mut ep.src4, a, addr.port, mark, 0),
+        IpAddr::V6(a) => match &socks.v6 {
+            Some(s6) => s6.send6(Some(&dev), skb, Some(&peer.dst_cache), &mut ep.src6, &a, addr.port, 0, mark, 0),
+            None => Err(EAFNOSUPPORT),
+        },
+    };
+    drop(g);
+    if r.is_ok() {
+        peer.tx_bytes.fetch_add(len, core::sync::atomic::Ordering::Relaxed);
+        // Remember the source the route chose, unless the endpoint changed meanwhile.
+        let mut e = peer.endpoint.lock();
+        if e.addr == Some(addr) {
+            e.src4 = ep.src4;
+            e.src6 = ep.src6;
+        }
+    }
+    r
+}
+
+/// Sends `skb` to `addr` without a peer (cookie replies), with no route cache and any source address.
+pub(crate) fn send_to_addr(wg: &Device, skb: SkBuff, addr: &SocketAddr) -> Result {
+    let mark = wg.fwmark.load(core::sync::atomic::Ordering::Relaxed);
+    let g = rcu::read_lock_bh();
+    let (Some(socks), Some(dev)) = (wg.sockets.get(&g), wg.netdev.get(&g)) else {
+        return Err(enetdown());
+    };
+    match addr.addr {
+        IpAddr::V4(a) => socks.v4.send4(Some(&dev), skb, None, &mut [0; 4], a, addr.port, mark, 0),
+        IpAddr::V6(a) => match &socks.v6 {
+            Some(s6) => s6.send6(Some(&dev), skb, None, &mut [0; 16], &a, addr.port, 0, mark, 0),
+            None => Err(EAFNOSUPPORT),
+        },
+    }
+}
