@@ -14,7 +14,7 @@ KBUILD = $(shell VARIANT=$(VARIANT) $(TOP)/scripts/kernel.sh path)
 KENV = . $(TOP)/scripts/env.sh &&
 CARGO_JOBS ?= 2
 
-.PHONY: all deps kernel kernel-config module wgctl host-test vm-test test demo shell fuzz check-patches clean help bench
+.PHONY: all deps kernel kernel-config module wgctl host-test vm-test test demo shell fuzz check-patches clean help conformance bench
 
 all: module wgctl
 
@@ -44,6 +44,13 @@ vm-test: module wgctl
 
 test:
 	@scripts/test.sh
+
+# The kernel's netns.sh, unmodified, against the C driver (control) and rust_wg, with wg and with wgctl.
+# Each run takes 3-10 minutes under TCG.
+conformance: deps
+	@scripts/kernel.sh build
+	@$(MAKE) -s module wgctl
+	@selftests/run.sh --variant $(VARIANT) --dir selftests/conformance --timeout 1500 $(if $(FILTER),--filter '$(FILTER)')
 
 demo:
 	@scripts/demo.sh

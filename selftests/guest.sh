@@ -6,6 +6,7 @@
 set -u
 . "$1"
 export RUST_WG_TOP KBUILD MODROOT RESULTS WGCTL RUST_WG_KO TEST_TIMEOUT VARIANT
+TESTS_DIR=${TESTS_DIR:-$RUST_WG_TOP/selftests/tests}
 out=$RESULTS/results.txt
 : >"$out"
 result() { echo "RESULT $*" >>"$out"; sync; }
@@ -37,7 +38,7 @@ while read -r line; do
 done < <(dmesg | grep -v "# Totals:" | grep -E '# [A-Za-z0-9_]+: pass:[0-9]+ fail:[0-9]+ skip:[0-9]+ total:[0-9]+')
 
 for name in $TESTS; do
-	t=$RUST_WG_TOP/selftests/tests/$name.sh
+	t=$TESTS_DIR/$name.sh
 	before=$(dmesg | wc -l)
 	start=$(date +%s)
 	(cd "$RUST_WG_TOP" && timeout -k 5 "$TEST_TIMEOUT" bash "$t") >"$RESULTS/$name.log" 2>&1

@@ -60,3 +60,29 @@ ns_cleanup() {
 }
 n1() { ip netns exec "$NS1" "$@"; }
 n2() { ip netns exec "$NS2" "$@"; }
+
+# run_netns c|rust_wg [wg|wgctl]: the kernel's own netns.sh, unmodified, against one implementation, configured
+# with wireguard-tools' wg or with wgctl standing in for it through a PATH shim.
+run_netns() {
+	local impl=$1 tool=${2:-wg} src netns shim
+	src=$(readlink -f "$KBUILD/source")
+	netns=$src/tools/testing/selftests/wireguard/netns.sh
+	[ -f "$netns" ] || fail "no netns.sh at $netns"
+	case "$impl" in
+	c) load_c_wireguard || fail "modprobe wireguard" ;;
+	rust_wg) load_rust_wg || fail "insmod rust_wg" ;;
+	*) fail "run_netns: unknown implementation $impl" ;;
+	esac
+	if [ "$tool" = wgctl ]; then
+		[ -x "$WGCTL" ] || fail "wgctl not built at $WGCTL"
+		shim=$(mktemp -d)
+		ln -s "$WGCTL" "$shim/wg"
+		PATH="$shim:$PATH" bash "$netns" 3>&1 || fail "netns.sh against $impl with wgctl (exit $?)"
+	else
+		bash "$netns" 3>&1 || fail "netns.sh against $impl (exit $?)"
+	fi
+	case "$impl" in
+	c) unload_c_wireguard ;;
+	rust_wg) unload_rust_wg ;;
+	esac
+}

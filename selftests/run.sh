@@ -5,7 +5,9 @@
 # and fail a test that exits non-zero or leaves a kernel splat in dmesg. KUnit suites that ran at boot (the Rust
 # abstractions' doctests) are counted as tests too.
 #
-#   selftests/run.sh [--variant normal|debug] [--filter REGEX] [--timeout SECONDS]
+#   selftests/run.sh [--variant normal|debug] [--filter REGEX] [--timeout SECONDS] [--dir TESTS_DIR]
+#
+# TESTS_DIR defaults to selftests/tests (what `make test` runs); `make conformance` uses selftests/conformance.
 #
 # Prints one line per test and ends with `N passed, N failed, N skipped`. Exit status 0 iff nothing failed.
 set -uo pipefail
@@ -16,11 +18,13 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 variant=${VARIANT:-normal}
 filter=${FILTER:-}
 timeout=${TEST_TIMEOUT:-600}
+tests_dir=$top/selftests/tests
 while (($#)); do
 	case "$1" in
 	--variant) variant=$2; shift 2 ;;
 	--filter) filter=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
+	--dir) tests_dir=$(cd "$2" && pwd); shift 2 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -30,7 +34,7 @@ results=$(mktemp -d "${TMPDIR:-/tmp}/rust_wg-vm.XXXXXX")
 chmod 777 "$results"
 
 tests=()
-for t in "$top"/selftests/tests/*.sh; do
+for t in "$tests_dir"/*.sh; do
 	[ -e "$t" ] || continue
 	name=$(basename "$t" .sh)
 	[ -n "$filter" ] && ! [[ $name =~ $filter ]] && continue
@@ -47,6 +51,7 @@ RUST_WG_KO=$top/rust_wg/rust_wg.ko
 TEST_TIMEOUT=$timeout
 VARIANT=$variant
 TESTS="${tests[*]}"
+TESTS_DIR=$tests_dir
 EOT
 
 echo "vm: ${#tests[@]} tests, kernel $kbuild, results $results"

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# netns.sh against the C wireguard.ko, configured by wgctl in place of wg.
+. "$RUST_WG_TOP/selftests/lib.sh"
+run_netns c wgctl
