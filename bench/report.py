@@ -289,6 +289,7 @@ def main():
         "host_cpu": host.get("host_cpu"), "host_cpus": int(host.get("host_cpus", 0) or 0),
         "host_load_before": host.get("host_load_before"), "host_load_after": host.get("host_load_after"),
         "guest_seconds": int(sysinfo.get("guest_seconds", 0) or 0), "git": host.get("git"),
+        "rust_wg_ko_sha256": host.get("rust_wg_ko"),
         "build_failed": host.get("build_failed", "none"), "build_skipped": host.get("build_skipped") == "1",
         "wall_s": int(host.get("wall_s", 0) or 0),
         "tools": {k: sysinfo.get(k) for k in ("iperf3", "irtt", "wireguard_go", "wg", "openssl")},

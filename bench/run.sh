@@ -112,7 +112,7 @@ mkdir -p "$out" "$RUST_WG_CACHE/bench"
 chmod 777 "$raw"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
-rust_ko=$top/rust_wg/rust_wg.ko
+rust_ko=${RUST_WG_KO:-$top/rust_wg/rust_wg.ko}
 cat >"$raw/env" <<EOT
 RUST_WG_TOP=$top
 KBUILD=$kbuild
