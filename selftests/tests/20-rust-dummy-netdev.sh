@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # The Rust netdev abstractions end to end: samples/rust/rust_dummy_netdev.ko registers the rtnl link kind
-# "rust_dummy", whose devices answer ICMP echo requests through NAPI. Create two devices, ping through one,
-# check the counters, delete the devices, unload the module and load/unload it again with a device left behind.
+# "rust_dummy", whose devices answer ICMP echo requests through NAPI, and opens a UDP tunnel socket that echoes
+# datagrams. Create two devices, ping through one, check the counters, echo UDP datagrams, delete the devices,
+# unload the module and load/unload it again with a device left behind.
 . "$RUST_WG_TOP/selftests/lib.sh"
 
 load() {
@@ -61,6 +62,22 @@ done
 ip addr add 10.211.0.1 peer 10.211.0.2 dev rd0 2>/dev/null || true
 ping -c 2 -W 2 10.211.0.2 >/dev/null || fail "ping after down/up cycles"
 
+# The UDP tunnel socket (encap_rcv, route lookup, dst_cache, udp_tunnel_xmit_skb) echoes datagrams.
+port=$(dmesg_since "$mark" | grep -o 'UDP echo on port [0-9]*' | tail -1 | awk '{print $NF}')
+[ -n "$port" ] || fail "no UDP echo port in dmesg"
+ip link set lo up
+python3 - "$port" <<'PY' || fail "UDP echo on port $port"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+for i in range(3):
+    msg = b"rust_wg-echo-%d" % i
+    s.sendto(msg, ("127.0.0.1", int(sys.argv[1])))
+    data, addr = s.recvfrom(2048)
+    assert data == msg and addr == ("127.0.0.1", int(sys.argv[1])), (data, addr)
+PY
+log "UDP echo on port $port: 3 datagrams answered"
+
 ip link del rd0 || fail "ip link del rd0"
 ! ip link show rd0 2>/dev/null || fail "rd0 still exists"
 # rd1 is left for module unload to delete (rtnl_link_unregister).
@@ -74,4 +91,5 @@ ip link set rd2 up
 unload || fail "rmmod with an up device"
 
 dmesg_since "$mark" | grep -q 'Rust dummy netdev sample (init)' || fail "no init message"
+dmesg_since "$mark" | grep -q 'UDP echo: 3 datagrams' || fail "echo count at unload: $(dmesg_since "$mark" | grep 'UDP echo:')"
 log "create, ping, stats, MTU, flood, down/up, delete and unload all clean"
