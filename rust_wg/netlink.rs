@@ -21,10 +21,11 @@ use crate::device::Device;
 use crate::netlink_attr::Writer;
 use crate::netlink_dump::{self, Cursor, Filled, PeerEvent};
 use crate::netlink_parse::{self, Refusal, Target};
+use crate::netlink_uapi::*;
 use crate::peer::Peer;
 use core::sync::atomic::Ordering;
 use kernel::{
-    c_str,
+    bindings, c_str,
     crypto::memzero_explicit,
     net::{
         genl::{self, Dump, DumpProgress, McGroup, OpDesc, Registration, Request},
@@ -35,18 +36,11 @@ use kernel::{
     sync::{rcu, rcu::Rcu, Arc},
 };
 
-/// `WG_GENL_VERSION`.
-const WG_GENL_VERSION: u32 = 1;
-/// Commands (`enum wg_cmd`, plus this project's notifications).
-const WG_CMD_GET_DEVICE: u8 = 0;
-const WG_CMD_SET_DEVICE: u8 = 1;
-const WG_CMD_NOTIFY_PEER_ADDED: u8 = 2;
-const WG_CMD_NOTIFY_PEER_REMOVED: u8 = 3;
-const WG_CMD_NOTIFY_HANDSHAKE: u8 = 4;
-const WG_CMD_NOTIFY_ENDPOINT: u8 = 5;
-const WG_CMD_NOTIFY_KEYPAIR_EXPIRED: u8 = 6;
 /// Index of the "peers" group in [`WgFamily::MCGRPS`].
 const GROUP_PEERS: u32 = 0;
+
+// The uapi's address family numbers are the kernel's.
+const _: () = assert!(AF_INET as u32 == bindings::AF_INET && AF_INET6 as u32 == bindings::AF_INET6);
 
 /// The family, registered while the module is loaded; notifications read it under RCU.
 static FAMILY: Rcu<KBox<Registration<WgFamily>>> = Rcu::null();

@@ -10,7 +10,7 @@
 
 use crate::config::{DeviceSnapshot, IpAddr, Key, PeerSnapshot};
 use crate::netlink_attr::{Full, Writer};
-use crate::netlink_parse::*;
+use crate::netlink_uapi::*;
 use crate::proto::addr::SocketAddr;
 
 /// Where the next dump message starts.
