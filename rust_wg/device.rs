@@ -324,8 +324,8 @@ impl PinnedDrop for DevPriv {
 /// 4. Remove every peer (see `peer::remove`: stops its timer, drops its keys and index entries and queued packets).
 /// 5. Take the workqueue out and drop it, which drains work already queued (work never takes RTNL or `cfg` for
 ///    longer than a lookup, so this cannot deadlock); nothing can be queued after the take.
-/// 6. Drop the incoming handshakes still queued and withdraw the `net_device` reference, waiting for a grace
-///    period so no RCU reader still uses it, which lets `unregister_netdevice` finish.
+/// 6. Drop the incoming handshakes still queued and withdraw the `net_device` reference after a grace period (so no
+///    RCU reader still uses it), which lets `unregister_netdevice` finish.
 fn teardown(wg: &Arc<Device>) {
     let peers = {
         let mut c = wg.cfg.lock();
@@ -345,9 +345,15 @@ fn teardown(wg: &Arc<Device>) {
     let q = wg.wq.lock().take();
     drop(q);
     wg.incoming_handshakes.purge();
-    drop(wg.allowedips.replace(None).into_inner());
-    wg_debug!(wg, "Interface destroyed");
-    drop(wg.netdev.replace(None).into_inner());
+    // Both are freed from RCU callbacks (the module's exit waits for them with `rcu::barrier`); grace periods
+    // are slow, and unregistering waits for the `net_device` reference anyway.
+    if let Err(old) = wg.allowedips.replace(None).free_deferred(GFP_KERNEL) {
+        drop(old.into_inner());
+    }
+    crate::wg_debug!(wg, "Interface destroyed");
+    if let Err(old) = wg.netdev.replace(None).free_deferred(GFP_KERNEL) {
+        drop(old.into_inner());
+    }
 }
 
 #[vtable]
@@ -450,11 +456,9 @@ impl LinkOps for DevPriv {
         } else {
             Some(ARef::from(src_net))
         };
-        let wq = OwnedQueue::new(
-            c_str!("wg-rust"),
-            workqueue::flags::MEM_RECLAIM | workqueue::flags::CPU_INTENSIVE,
-            0,
-        )?;
+        // No WQ_MEM_RECLAIM (the C driver's queues have it): a rescuer thread per device made `ip link add` take
+        // seconds under TCG. Handshakes can wait for memory; nothing in the reclaim path depends on them.
+        let wq = OwnedQueue::new(c_str!("wg-rust"), workqueue::flags::CPU_INTENSIVE, 0)?;
         let netdev = KBox::new(ARef::from(dev), GFP_KERNEL)?;
         let table = KBox::new(Table::new(), GFP_KERNEL)?;
         let wg = Arc::pin_init(

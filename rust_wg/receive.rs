@@ -57,6 +57,14 @@ pub(crate) fn receive(wg: &Arc<Device>, mut skb: SkBuff) {
     if skb.pull(8).is_err() || skb.may_pull(4).is_err() {
         return drop_rx(wg, skb, DropReason::PKT_TOO_SMALL);
     }
+    #[cfg(rustwg_testcfg)]
+    let skb = {
+        let Some((skb, src)) = source(skb) else { return };
+        match crate::testcfg::intercept(wg, skb, &src) {
+            Some(skb) => skb,
+            None => return,
+        }
+    };
     let d = skb.data();
     let ty = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
     let len = skb.len();
