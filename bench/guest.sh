@@ -16,12 +16,13 @@ set -euo pipefail
 . "$RUST_WG_TOP/selftests/lib.sh"
 
 PY=/usr/bin/python3
-BENCH=$RUST_WG_TOP/bench
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) # bench/ or the copy run.sh made of it
 TMPD=$(mktemp -d)
 START=$EPOCHSECONDS
 mkdir -p "$OUT/raw" /run/netns /var/run/wireguard
-
 note() { echo "bench: $*" >&2; echo "$(date +%T) $*" >>"$OUT/guest.log"; }
+note "guest up $(cut -d' ' -f1 /proc/uptime)s after boot"
+
 # status IMPL available|unavailable|failed [REASON]: what the report says about a slot.
 status() { echo "$1 $2 ${3:-}" >>"$OUT/status.txt"; }
 now() { echo "$EPOCHREALTIME"; }
@@ -268,7 +269,8 @@ for impl in $IMPLS; do
 		else status go unavailable "wireguard-go or /dev/net/tun missing"; fi ;;
 	rust)
 		if ! [ -f "$RUST_WG_KO" ]; then status rust unavailable "rust_wg.ko not built"
-		elif ! insmod "$RUST_WG_KO" $RUST_PARAMS 2>>"$OUT/guest.log"; then status rust unavailable "insmod rust_wg.ko $RUST_PARAMS failed"
+		elif ! err=$(insmod "$RUST_WG_KO" $RUST_PARAMS 2>&1); then
+			status rust unavailable "insmod rust_wg.ko $RUST_PARAMS failed: ${err##*: }"
 		elif ! ip link add rwgprobe type "$RUST_KIND" 2>>"$OUT/guest.log"; then status rust unavailable "ip link add type $RUST_KIND: not supported yet"
 		elif ! [ -x "$WGCTL" ]; then ip link del rwgprobe; status rust unavailable "wgctl not built"
 		else ip link del rwgprobe; avail[rust]=1; status rust available "rust_wg.ko as link kind $RUST_KIND"; fi ;;

@@ -18,7 +18,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 quick=0
 variant=${BENCH_VARIANT:-perf}
-impls="veth c go rust"
+impls="c rust veth go" # also the order within a round: what matters most first
 runs=""
 build=1
 build_failed=""
@@ -43,7 +43,7 @@ done
 # Durations (seconds) and sizes. The guest stops starting new rounds after BUDGET seconds. Config scale: 10 000
 # peers with 10 allowed IPs each (1 000 in --quick); wireguard-go gets a tenth of that (its UAPI is that slow).
 if ((quick)); then
-	runs=${runs:-1} dur=${BENCH_DUR:-4} rtt_dur=${BENCH_RTT_DUR:-8} budget=360 peers=1000
+	runs=${runs:-1} dur=${BENCH_DUR:-4} rtt_dur=${BENCH_RTT_DUR:-6} budget=330 peers=1000
 else
 	runs=${runs:-3} dur=${BENCH_DUR:-8} rtt_dur=${BENCH_RTT_DUR:-15} budget=2400 peers=10000
 fi
@@ -163,7 +163,9 @@ cpus=2
 
 echo "bench: $variant kernel, implementations: $impls, $runs run(s); raw output in $raw, kept in $keep"
 vm_args=(--rwdir "$raw" --memory "$mem" --cpus "$cpus")
-guest_cmd="bash $top/bench/guest.sh $raw/env"
+# The guest runs a copy: bash reads a script as it goes, so an edit of bench/ during a run must not reach it.
+cp "$top/bench/guest.sh" "$top/bench/genconf.py" "$raw/"
+guest_cmd="bash $raw/guest.sh $raw/env"
 boot() {
 	if ((use_vm_sh)); then
 		timeout --foreground -k 10 $((budget + 900)) \
