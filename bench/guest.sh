@@ -230,7 +230,7 @@ measure_scale() { # IMPL DIR ROUND
 		if [ -x "$WGCTL" ] && [ "$3" = 1 ]; then
 			scale_one c wgctl wireguard wgcs "$d/scale_wgctl.txt" "$full" "$SCALE_PEERS"
 		fi ;;
-	# wireguard-go sets peers over its text UAPI two orders of magnitude slower under TCG: a tenth of the peers.
+	# wireguard-go sets peers over its text UAPI ten times slower per peer under TCG: a twentieth of the peers.
 	go) scale_one go wg wireguard wggs "$d/scale_wg.txt" "$TMPD/scale-go.conf" "$SCALE_PEERS_GO" ;;
 	rust) scale_one rust wgctl "$RUST_FAMILY" wgrs "$d/scale_wgctl.txt" "$full" "$SCALE_PEERS" ;;
 	esac

@@ -41,15 +41,15 @@ for i in $impls; do
 done
 
 # Durations (seconds) and sizes. The guest stops starting new rounds after BUDGET seconds. Config scale: 10 000
-# peers with 10 allowed IPs each (1 000 in --quick); wireguard-go gets a tenth of that (its UAPI is that slow).
+# peers with 10 allowed IPs each (1 000 in --quick); wireguard-go gets a twentieth (its UAPI is that slow).
 if ((quick)); then
 	runs=${runs:-1} dur=${BENCH_DUR:-4} rtt_dur=${BENCH_RTT_DUR:-6} budget=330 peers=1000
 else
-	runs=${runs:-3} dur=${BENCH_DUR:-8} rtt_dur=${BENCH_RTT_DUR:-15} budget=2400 peers=10000
+	runs=${runs:-3} dur=${BENCH_DUR:-8} rtt_dur=${BENCH_RTT_DUR:-15} budget=2100 peers=10000
 fi
 scale_peers=${BENCH_SCALE_PEERS:-$peers}
 scale_ips_per_peer=${BENCH_SCALE_IPS_PER_PEER:-10}
-scale_peers_go=${BENCH_SCALE_PEERS_GO:-$((scale_peers / 10))}
+scale_peers_go=${BENCH_SCALE_PEERS_GO:-$((scale_peers / 20))}
 wall_start=$EPOCHSECONDS
 
 # Tools the guest uses from the host's root file system, and matplotlib for the plots (Debian packages only).
