@@ -16,7 +16,12 @@
 use crate::config::Key;
 use crate::index::IndexTable;
 use crate::peer::Peer;
-use crate::proto::{allowedips::AllowedIps, cookie::CookieChecker, noise::StaticIdentity};
+use crate::proto::{
+    allowedips::AllowedIps,
+    cookie::CookieChecker,
+    noise::StaticIdentity,
+    ratelimiter::{Ratelimiter, Slot},
+};
 use crate::slots::Slots;
 use crate::socket::Sockets;
 use crate::{crypto::KernelCrypto, KIND};
@@ -70,6 +75,24 @@ pub(crate) struct Identity {
     pub(crate) cookie_checker: CookieChecker<KernelCrypto>,
 }
 
+/// Slot storage of the handshake ratelimiter.
+pub(crate) struct SlotBuf(KVec<Slot>);
+
+impl AsRef<[Slot]> for SlotBuf {
+    fn as_ref(&self) -> &[Slot] {
+        &self.0
+    }
+}
+impl AsMut<[Slot]> for SlotBuf {
+    fn as_mut(&mut self) -> &mut [Slot] {
+        &mut self.0
+    }
+}
+
+/// Sources tracked by a device's ratelimiter: the C driver sizes its global table by memory, at most 8192 buckets;
+/// per device, 1024 slots (512 sources) is plenty and costs 40 KiB.
+const RATELIMITER_SLOTS: usize = 1024;
+
 /// Receive-side statistics counters (no per-CPU abstraction for the untyped device; see the module docs).
 #[derive(Default)]
 pub(crate) struct Stats {
@@ -94,6 +117,10 @@ pub(crate) struct Device {
     /// and the handshake transmit work. Lock order: `cfg` before `identity`.
     #[pin]
     pub(crate) identity: Mutex<Identity>,
+    /// Rate limits handshake processing per source under load (the C `ratelimiter.c`, per device here, which is
+    /// what the C driver's per-namespace scope amounts to). Handshake worker only.
+    #[pin]
+    pub(crate) ratelimiter: Mutex<Ratelimiter<SlotBuf>>,
     /// Sender indices of handshakes and keypairs; looked up from softirq.
     #[pin]
     pub(crate) index: SpinLockBh<IndexTable>,
@@ -460,6 +487,13 @@ impl LinkOps for DevPriv {
         // seconds under TCG. Handshakes can wait for memory; nothing in the reclaim path depends on them.
         let wq = OwnedQueue::new(c_str!("wg-rust"), workqueue::flags::CPU_INTENSIVE, 0)?;
         let netdev = KBox::new(ARef::from(dev), GFP_KERNEL)?;
+        let slots = SlotBuf(KVec::from_elem(Slot::EMPTY, RATELIMITER_SLOTS, GFP_KERNEL)?);
+        let mut rl_key = [0u8; 16];
+        kernel::crypto::get_random_bytes(&mut rl_key);
+        let rl_key = [
+            u64::from_ne_bytes(rl_key[..8].try_into().unwrap_or([0; 8])),
+            u64::from_ne_bytes(rl_key[8..].try_into().unwrap_or([0; 8])),
+        ];
         let table = KBox::new(Table::new(), GFP_KERNEL)?;
         let wg = Arc::pin_init(
             pin_init!(Device {
@@ -470,6 +504,7 @@ impl LinkOps for DevPriv {
                     dead: false,
                 }),
                 identity <- new_mutex!(Identity { identity: None, cookie_checker: checker }),
+                ratelimiter <- new_mutex!(Ratelimiter::new(slots, rl_key)),
                 index <- new_spinlock_bh!(IndexTable::new()),
                 incoming_handshakes <- kernel::net::skbuff::SkBuffHead::new(),
                 name <- new_spinlock_bh!([0u8; 16]),

@@ -149,8 +149,20 @@ fn process(wg: &Arc<Device>, skb: SkBuff, under_load: bool) {
 
     let state = {
         let id = wg.identity.lock();
-        id.cookie_checker.validate(msg, &src, under_load, || true)
+        id.cookie_checker.validate(msg, &src, under_load, || {
+            let mut rl = wg.ratelimiter.lock();
+            rl.gc(now);
+            rl.allow(now, wg.ratelimit_scope, &src.addr)
+        })
     };
+    // Rotate the cookie secret when it is too old (the C checker does this when making a reply).
+    if under_load {
+        let mut id = wg.identity.lock();
+        if id.cookie_checker.secret_expired(now) {
+            let secret = random_secret();
+            id.cookie_checker.rotate_secret(&secret, now);
+        }
+    }
     match state {
         MacState::InvalidMac | MacState::ValidMacWithCookieButRatelimited => return,
         MacState::ValidMacButNoCookie if under_load => {

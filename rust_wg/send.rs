@@ -100,8 +100,9 @@ pub(crate) fn xmit(wg: &Arc<Device>, dev: &NetDevice, mut skb: SkBuff) {
 
 /// Appends a packet to the peer's staged queue.
 fn stage(peer: &Peer, mut skb: SkBuff) {
-    // The packet leaves through a tunnel: socket accounting stops here.
-    skb.orphan();
+    // The inner route is of no use any more (the C driver keeps it only for ICMP errors); the socket owner stays, so
+    // TCP small queues still pace the sender.
+    skb.scrub_packet(false);
     peer.staged.enqueue(skb);
 }
 

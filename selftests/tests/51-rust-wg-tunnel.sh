@@ -21,11 +21,13 @@ applied=0
 cfg() {
 	printf 'RWGTESTCFG\n%s\n' "$3" | ip netns exec "$1" ncat -u --send-only 127.0.0.1 "$2" || fail "sending config to $1"
 	applied=$((applied + 1))
-	for _ in $(seq 1 50); do
+	for _ in $(seq 1 300); do
 		[ "$(dmesg_since "$mark" | grep -c 'test configuration applied')" -ge "$applied" ] && return 0
 		dmesg_since "$mark" | grep -q 'test configuration rejected' && fail "config rejected: $(dmesg_since "$mark" | grep rejected)"
 		sleep 0.1
 	done
+	dmesg_since "$mark" | tail -n 20
+	ip netns exec "$1" cat /proc/net/udp
 	fail "config to $1 not applied"
 }
 
