@@ -166,7 +166,7 @@ pub(crate) struct DumpState {
     snap: Option<DeviceSnapshot>,
     cursor: Cursor,
     /// Where a message's attributes are built before they go into the skb.
-    buf: KVec<u8>,
+    buf: KVVec<u8>,
 }
 
 impl Drop for DumpState {
@@ -194,7 +194,7 @@ fn get_device_start(req: &mut Request<'_>) -> Result<DumpState> {
         dev,
         snap: None,
         cursor: Cursor::default(),
-        buf: KVec::new(),
+        buf: KVVec::new(),
     })
 }
 
@@ -223,7 +223,7 @@ fn get_device_dump(st: &mut DumpState, dump: &mut Dump<'_>) -> Result<DumpProgre
     let room = msg.tailroom();
     if st.buf.len() < room {
         memzero_explicit(st.buf.as_mut_slice());
-        st.buf = KVec::from_elem(0u8, room, GFP_KERNEL)?;
+        st.buf = KVVec::from_elem(0u8, room, GFP_KERNEL)?;
     }
     let mut w = Writer::new(&mut st.buf.as_mut_slice()[..room]);
     let filled = netlink_dump::fill(&mut w, snap, &mut st.cursor).map_err(|_| EMSGSIZE)?;
