@@ -123,9 +123,9 @@ impl WorkItem<0> for Device {
 }
 
 fn process(wg: &Arc<Device>, skb: SkBuff, under_load: bool) {
-    let Some((mut skb, src)) = crate::receive::source(skb) else {
-        return;
-    };
+    let (mut skb, src) = crate::receive::source(skb);
+    let known_src = src;
+    let src = src.unwrap_or(crate::receive::UNKNOWN_SOURCE);
     let len = skb.len();
     if skb.may_pull(len).is_err() {
         return;
@@ -178,8 +178,10 @@ fn process(wg: &Arc<Device>, skb: SkBuff, under_load: bool) {
         _ => None,
     };
     let Some(peer) = peer else { return };
-    if peer.set_endpoint(src) {
-        config::notify(|h| h.endpoint_changed, wg, &peer);
+    if let Some(src) = known_src {
+        if peer.set_endpoint(src) {
+            config::notify(|h| h.endpoint_changed, wg, &peer);
+        }
     }
     timers::event(&peer, |t| {
         t.any_authenticated_packet_received();

@@ -12,16 +12,17 @@ TEST_KO="$(dirname "$RUST_WG_KO")/rustwg_test.ko"
 [ -f "$TEST_KO" ] || fail "rustwg_test.ko not built at $TEST_KO"
 command -v wg >/dev/null || skip "wg (wireguard-tools) not installed"
 command -v iperf3 >/dev/null || skip "iperf3 not installed"
-command -v ncat >/dev/null || skip "ncat not installed"
 
 # The UDP port the namespace's only UDP socket is bound to.
 port_in() { ip netns exec "$1" cat /proc/net/udp | awk 'NR == 2 {split($2, a, ":"); print a[2]}' | { read -r h; echo $((16#$h)); }; }
 # cfg NS PORT TEXT: send a test configuration to the device in NS listening on PORT, wait until applied.
 applied=0
 cfg() {
-	printf 'RWGTESTCFG\n%s\n' "$3" | ip netns exec "$1" ncat -u --send-only 127.0.0.1 "$2" || fail "sending config to $1"
+	# One datagram: cat writes the file with one write(2) to bash's /dev/udp (printf would split it, ncat lingers).
+	printf 'RWGTESTCFG\n%s\n' "$3" >"$RESULTS/cfg.txt"
+	ip netns exec "$1" bash -c "cat '$RESULTS/cfg.txt' >/dev/udp/127.0.0.1/$2" || fail "sending config to $1"
 	applied=$((applied + 1))
-	for _ in $(seq 1 300); do
+	for _ in $(seq 1 100); do
 		[ "$(dmesg_since "$mark" | grep -c 'test configuration applied')" -ge "$applied" ] && return 0
 		dmesg_since "$mark" | grep -q 'test configuration rejected' && fail "config rejected: $(dmesg_since "$mark" | grep rejected)"
 		sleep 0.1
