@@ -3,7 +3,10 @@
 #
 # Check that every patch of patches/ builds on its own, in order, and passes the style checks.
 #
-#   scripts/check-patches.sh [-j JOBS] [--keep]
+#   scripts/check-patches.sh [-j JOBS] [--from N] [--keep]
+#
+# --from N applies and style-checks patches before the Nth without building them (for a rerun after only patch N
+# and later ones changed); patch N is then built with all earlier ones, as in a full run.
 #
 # A scratch git worktree of the kernel source starts at rust_wg-base with the files (and mtimes) of the current tree,
 # and a scratch build directory is a copy of the normal build. Inside a private mount namespace both are bind-mounted
@@ -20,12 +23,14 @@ top=$(cd "$here/.." && pwd)
 . "$here/env.sh"
 
 jobs=3
+from=1
 keep=0
 while (($#)); do
 	case "$1" in
 	-j) jobs=$2; shift 2 ;;
+	--from) from=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
-	*) echo "usage: $0 [-j JOBS] [--keep]" >&2; exit 2 ;;
+	*) echo "usage: $0 [-j JOBS] [--from N] [--keep]" >&2; exit 2 ;;
 	esac
 done
 
@@ -55,7 +60,7 @@ if [ "${CHECK_PATCHES_INNER:-}" != 1 ]; then
 	git -C "$wt" clean -qfdx -e /.git
 	cp -a "$base_build" "$ob"
 	rm -rf "$ob/modroot" "$ob/modroot.tmp"
-	CHECK_PATCHES_INNER=1 unshare -m --propagation private "$0" -j "$jobs" && rc=0 || rc=$?
+	CHECK_PATCHES_INNER=1 unshare -m --propagation private "$0" -j "$jobs" --from "$from" && rc=0 || rc=$?
 	exit $rc
 fi
 
@@ -93,12 +98,14 @@ for p in "$top"/patches/*.patch; do
 	((e == 0)) || rc=1
 	# The config of the full series; symbols that earlier patches do not add yet just drop out.
 	mk olddefconfig >"$logs/$n-config.log" 2>&1 || true
-	if ! mk -j"$jobs" vmlinux modules >"$logs/$n-build.log" 2>&1; then
+	if ((n < from)); then
+		build=skip
+	elif ! mk -j"$jobs" vmlinux modules >"$logs/$n-build.log" 2>&1; then
 		build=FAIL
 		rc=1
 	fi
 	printf '%-58s %-6s %-10s %-18s %-6s %6s\n' "$name" "$apply" "$diffc" "E$e/W$w/C$c" "$build" $(($(date +%s) - start))
-	[ "$build" = ok ] || tail -20 "$logs/$n-build.log" | sed 's/^/    /'
+	[ "$build" = FAIL ] && tail -20 "$logs/$n-build.log" | sed 's/^/    /'
 done
 ((n > 0)) || echo "(no patches)"
 echo "logs: $logs"
