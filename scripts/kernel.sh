@@ -148,11 +148,18 @@ build() {
 	echo "kernel: ready $b"
 }
 
+# One kernel operation at a time per cache: two builds in the same O= directory corrupt each other.
+lock() {
+	mkdir -p "$RUST_WG_CACHE"
+	exec 9>"$RUST_WG_CACHE/kernel.lock"
+	flock -w "${KERNEL_LOCK_WAIT:-3600}" 9 || { echo "kernel: timed out waiting for $RUST_WG_CACHE/kernel.lock" >&2; exit 1; }
+}
+
 case "${1:-build}" in
-prepare) prepare ;;
-apply) apply ;;
-config) apply && config ;;
-build) build ;;
+prepare) lock && prepare ;;
+apply) lock && apply ;;
+config) lock && apply && config ;;
+build) lock && build ;;
 export) export_series ;;
 path) build_dir ;;
 src) echo "$SRC" ;;

@@ -37,11 +37,26 @@ while read -r line; do
 	fi
 done < <(dmesg | grep -v "# Totals:" | grep -E '# [A-Za-z0-9_]+: pass:[0-9]+ fail:[0-9]+ skip:[0-9]+ total:[0-9]+')
 
+# Leave the VM as a test found it, whatever the test did or where it stopped: no namespaces, no tunnel modules.
+# A test that leaves these behind is not failed for it, but the next test must not inherit them.
+reset_vm() {
+	local ns m
+	for ns in $(ip netns list 2>/dev/null | cut -d' ' -f1); do ip netns del "$ns" 2>/dev/null; done
+	for m in wireguard rust_wg rustwg_alt rustwg_test rust_dummy_netdev; do
+		grep -q "^$m " /proc/modules && rmmod "$m" 2>/dev/null
+	done
+	pkill -f wireguard-go 2>/dev/null
+	return 0
+}
+
 for name in $TESTS; do
 	t=$TESTS_DIR/$name.sh
+	# A test may ask for more time than the default with a line "# timeout: SECONDS".
+	limit=$(sed -n 's/^# timeout: \([0-9][0-9]*\)$/\1/p' "$t" | head -n 1)
+	limit=${limit:-$TEST_TIMEOUT}
 	before=$(dmesg | wc -l)
 	start=$(date +%s)
-	(cd "$RUST_WG_TOP" && timeout -k 5 "$TEST_TIMEOUT" bash "$t") >"$RESULTS/$name.log" 2>&1
+	(cd "$RUST_WG_TOP" && timeout -k 5 "$limit" bash "$t") >"$RESULTS/$name.log" 2>&1
 	rc=$?
 	secs=$(($(date +%s) - start))
 	splat=$(dmesg | tail -n +"$((before + 1))" | grep -E "$splat_re" | head -n 3)
@@ -53,10 +68,11 @@ for name in $TESTS; do
 	elif [ $rc -eq 4 ]; then
 		result "$name" SKIP "$(tail -n1 "$RESULTS/$name.log")"
 	elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
-		result "$name" FAIL "timed out after ${TEST_TIMEOUT}s"
+		result "$name" FAIL "timed out after ${limit}s"
 	else
 		result "$name" FAIL "exit $rc after ${secs}s"
 	fi
+	reset_vm
 done
 
 # kmemleak (debug kernel): a final scan must find nothing.

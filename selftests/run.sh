@@ -57,6 +57,10 @@ EOT
 echo "vm: ${#tests[@]} tests, kernel $kbuild, results $results"
 # The whole run is bounded: a hung guest must not hang CI.
 total_timeout=$(((${#tests[@]} + 2) * timeout + 300))
+for name in "${tests[@]}"; do
+	extra=$(sed -n 's/^# timeout: \([0-9][0-9]*\)$/\1/p' "$tests_dir/$name.sh" | head -n 1)
+	[ -n "$extra" ] && total_timeout=$((total_timeout + extra))
+done
 timeout --foreground -k 10 "$total_timeout" \
 	"$top/scripts/vm.sh" --variant "$variant" --rwdir "$results" --memory "${VM_MEMORY:-2G}" \
 	--exec "bash $top/selftests/guest.sh $results/env" >"$results/console.log" 2>&1
