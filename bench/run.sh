@@ -9,7 +9,8 @@
 # --quick: 1 run of each measurement with short durations (< 10 minutes on a 2-core machine); default: 3 runs.
 # --variant: kernel flavour (default $BENCH_VARIANT or perf: no debug options; building it cold takes 25-40 minutes on 2 cores).
 # --no-build: use the kernel, rust_wg.ko and wgctl as they are (for when someone else is building the kernel).
-# rust_wg is measured when its module loads with `link_kind=rustwg genl_family=rustwg` and creates links of that
+# rust_wg is measured through rustwg_alt.ko (6.12's Rust modules have no parameters, so the renamed link kind and
+# genl family "rustwg" are a second build of the same sources) when it loads and creates links of that
 # kind; otherwise its slot is reported as not available, never estimated.
 set -euo pipefail
 
@@ -112,7 +113,8 @@ mkdir -p "$out" "$RUST_WG_CACHE/bench"
 chmod 777 "$raw"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
-rust_ko=${RUST_WG_KO:-$top/rust_wg/rust_wg.ko}
+# The side-by-side build of rust_wg (link kind and genl family "rustwg"), so the C driver stays loaded next to it.
+rust_ko=${RUST_WG_KO:-$top/rust_wg/rustwg_alt.ko}
 cat >"$raw/env" <<EOT
 RUST_WG_TOP=$top
 KBUILD=$kbuild
@@ -120,7 +122,7 @@ MODROOT=$kbuild/modroot
 OUT=$raw
 WGCTL=${WGCTL:-$top/wgctl/target/release/wgctl}
 RUST_WG_KO=$rust_ko
-RUST_PARAMS="${RUST_WG_PARAMS:-link_kind=rustwg genl_family=rustwg}"
+RUST_PARAMS="${RUST_WG_PARAMS:-}"
 RUST_KIND=${RUST_WG_KIND:-rustwg}
 RUST_FAMILY=${RUST_WG_FAMILY:-rustwg}
 IMPLS="$impls"
