@@ -65,9 +65,16 @@ pub(crate) fn create_initiation(peer: &Arc<Peer>) -> Result<[u8; messages::INITI
 
 /// Sends a handshake message to `peer`'s endpoint.
 pub(crate) fn send_buffer(peer: &Peer, msg: &[u8]) -> Result {
-    let mut skb = SkBuff::alloc(msg.len() + 64 + 16, GFP_KERNEL)?;
-    skb.push(msg.len())?.copy_from_slice(msg);
-    socket::send_to_peer(peer, skb)
+    socket::send_to_peer(peer, buffer_skb(msg)?)
+}
+
+/// Copies a handshake message into a new skb with headroom for IPv6 and UDP headers.
+fn buffer_skb(msg: &[u8]) -> Result<SkBuff> {
+    const HEAD: usize = 40 + 8 + 16;
+    let mut skb = SkBuff::alloc(HEAD + msg.len(), GFP_KERNEL)?;
+    skb.reserve(HEAD)?;
+    skb.put(msg.len())?.copy_from_slice(msg);
+    Ok(skb)
 }
 
 /// Records a completed handshake: timers, wall-clock time, notification.
@@ -164,7 +171,11 @@ fn process(wg: &Arc<Device>, skb: SkBuff, under_load: bool) {
         }
     }
     match state {
-        MacState::InvalidMac | MacState::ValidMacWithCookieButRatelimited => return,
+        MacState::InvalidMac => {
+            crate::wg_debug!(wg, "Invalid MAC of handshake, dropping packet");
+            return;
+        }
+        MacState::ValidMacWithCookieButRatelimited => return,
         MacState::ValidMacButNoCookie if under_load => {
             send_cookie_reply(wg, msg, &src);
             return;
@@ -177,7 +188,10 @@ fn process(wg: &Arc<Device>, skb: SkBuff, under_load: bool) {
         messages::MESSAGE_HANDSHAKE_RESPONSE => consume_response(wg, msg, now),
         _ => None,
     };
-    let Some(peer) = peer else { return };
+    let Some(peer) = peer else {
+        crate::wg_debug!(wg, "Invalid handshake message (type {}), dropping packet", ty);
+        return;
+    };
     if let Some(src) = known_src {
         if peer.set_endpoint(src) {
             config::notify(|h| h.endpoint_changed, wg, &peer);
@@ -286,10 +300,7 @@ fn send_cookie_reply(wg: &Device, msg: &[u8], src: &SocketAddr) {
             return;
         }
     }
-    if let Ok(mut skb) = SkBuff::alloc(out.len() + 64 + 16, GFP_KERNEL) {
-        if let Ok(b) = skb.push(out.len()) {
-            b.copy_from_slice(&out);
-            let _ = socket::send_to_addr(wg, skb, src);
-        }
+    if let Ok(skb) = buffer_skb(&out) {
+        let _ = socket::send_to_addr(wg, skb, src);
     }
 }

@@ -63,6 +63,7 @@ pub(crate) fn receive(wg: &Arc<Device>, mut skb: SkBuff) {
                 messages::MESSAGE_HANDSHAKE_RESPONSE => messages::RESPONSE_LEN,
                 _ => messages::COOKIE_REPLY_LEN,
             };
+            crate::wg_debug!(wg, "Receiving handshake message type {} ({} bytes)", ty, len);
             if len != want || wg.incoming_handshakes.len() >= MAX_QUEUED_INCOMING_HANDSHAKES {
                 return drop_rx(wg, skb, DropReason::FULL_RING);
             }
@@ -70,7 +71,10 @@ pub(crate) fn receive(wg: &Arc<Device>, mut skb: SkBuff) {
             let _ = wg.queue_work(wg.clone());
         }
         messages::MESSAGE_DATA if len >= messages::MESSAGE_MINIMUM_LENGTH => receive_data(wg, skb),
-        _ => drop_rx(wg, skb, DropReason::UNHANDLED_PROTO),
+        _ => {
+            crate::wg_debug!(wg, "Invalid packet type {} ({} bytes)", ty, len);
+            drop_rx(wg, skb, DropReason::UNHANDLED_PROTO)
+        }
     }
 }
 

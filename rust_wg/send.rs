@@ -190,10 +190,14 @@ fn seal_and_send(peer: &Peer, kp: &Keypair, mut skb: SkBuff, nonce: u64, mtu: us
 /// Sends a keepalive (an empty data packet), staging it if there is no session yet.
 pub(crate) fn send_keepalive(peer: &Arc<Peer>) {
     if peer.staged.is_empty() {
-        match SkBuff::alloc(SEND_HEADROOM + 32, GFP_ATOMIC) {
-            Ok(skb) => peer.staged.enqueue(skb),
-            Err(_) => return,
+        // Empty, with headroom for the headers and tailroom for the tag.
+        let Ok(mut skb) = SkBuff::alloc(SEND_HEADROOM + 32, GFP_ATOMIC) else {
+            return;
+        };
+        if skb.reserve(SEND_HEADROOM).is_err() {
+            return;
         }
+        peer.staged.enqueue(skb);
     }
     send_staged(peer);
 }
@@ -222,8 +226,12 @@ impl WorkItem<1> for Peer {
         if !this.timers.lock().may_send_handshake(now) {
             return;
         }
-        let Ok(msg) = crate::handshake::create_initiation(&this) else {
-            return;
+        let msg = match crate::handshake::create_initiation(&this) {
+            Ok(m) => m,
+            Err(e) => {
+                crate::wg_debug!(this.device, "Failed to create handshake initiation for peer {}: {:?}", this.id, e);
+                return;
+            }
         };
         wg_debug_send(&this);
         timers::event(&this, |t| {
@@ -231,8 +239,9 @@ impl WorkItem<1> for Peer {
             t.any_authenticated_packet_traversal(now);
             t.any_authenticated_packet_sent();
         });
-        if crate::handshake::send_buffer(&this, &msg).is_ok() {
-            timers::event(&this, |t| t.handshake_initiated(now, kernel::crypto::get_random_u32()));
+        match crate::handshake::send_buffer(&this, &msg) {
+            Ok(()) => timers::event(&this, |t| t.handshake_initiated(now, kernel::crypto::get_random_u32())),
+            Err(e) => crate::wg_debug!(this.device, "Failed to send handshake initiation to peer {}: {:?}", this.id, e),
         }
     }
 }

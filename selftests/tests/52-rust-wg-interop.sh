@@ -25,6 +25,14 @@ cfg() {
 	done
 	fail "config to $1 not applied"
 }
+# wait_ping NS ADDR: the first packets wait for the handshake (X25519 is slow under TCG); allow 20 s.
+wait_ping() {
+	local i
+	for i in $(seq 1 20); do
+		ip netns exec "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
+	done
+	return 1
+}
 bps() { python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]))' "$1"; }
 
 # peer_test OTHER_IF: ns1 runs the other implementation on OTHER_IF (already up with 10.98.0.1, fd98::1), ns2 runs
@@ -44,6 +52,7 @@ peer $p1
 endpoint 192.168.241.1:51820
 allowed_ip 10.98.0.1/32
 allowed_ip fd98::1/128"
+	wait_ping "$NS1" 10.98.0.2 || { n1 wg show; dmesg_since "$mark" | tail -n 20; fail "$what <-> rust_wg: no handshake"; }
 	n1 ping -c 3 -i 0.3 -W 5 10.98.0.2 >/dev/null || { n1 wg show; fail "$what -> rust_wg ping v4"; }
 	n2 ping -c 3 -i 0.3 -W 5 10.98.0.1 >/dev/null || fail "rust_wg -> $what ping v4"
 	n2 ping -c 2 -W 5 fd98::1 >/dev/null || fail "rust_wg -> $what ping v6"
