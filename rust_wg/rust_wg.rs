@@ -37,6 +37,11 @@ mod crypto;
 mod device;
 mod handshake;
 mod index;
+mod netlink;
+mod netlink_attr;
+mod netlink_dump;
+mod netlink_parse;
+mod netlink_uapi;
 mod peer;
 // The protocol core is also the host crate's public API, hence `pub` items that are crate-internal here.
 #[allow(unreachable_pub)]
@@ -108,6 +113,11 @@ impl kernel::Module for RustWg {
                 return Err(e);
             }
         };
+        if let Err(e) = netlink::init(_module) {
+            drop(link);
+            device::registry_exit();
+            return Err(e);
+        }
         pr_info!("WireGuard (rust_wg) {} loaded.\n", VERSION);
         Ok(RustWg { link: Some(link) })
     }
@@ -115,6 +125,8 @@ impl kernel::Module for RustWg {
 
 impl Drop for RustWg {
     fn drop(&mut self) {
+        // 0. No more configuration requests or notifications (the C driver's `wg_genetlink_uninit()` comes first).
+        netlink::exit();
         // 1. Delete all devices (dellink tears each down: sockets closed, peers removed, work drained) and wait
         //    until they are freed.
         drop(self.link.take());
