@@ -11,7 +11,8 @@
 //!   `unregister_netdevice` waiting forever.
 //!
 //! Statistics are kept here (atomics) and reported through `ndo_get_stats64`: the receive path only has the untyped
-//! `net_device`, and the per-CPU statistics helpers need the typed one.
+//! `net_device`, and the per-CPU statistics helpers need the typed one. The device still has per-CPU `tstats`,
+//! which the UDP tunnel transmit helper writes.
 
 use crate::config::Key;
 use crate::index::IndexTable;
@@ -385,7 +386,10 @@ fn teardown(wg: &Arc<Device>) {
 
 #[vtable]
 impl DeviceOps for DevPriv {
-    const PCPU_STATS: PcpuStats = PcpuStats::None;
+    // The UDP tunnel transmit path (`iptunnel_xmit`) counts into the tunnel device's per-CPU `tstats`, so they
+    // must exist, as in the C driver. What we report comes from our own counters (`get_stats64`), because the
+    // receive path cannot reach the typed device's statistics helpers.
+    const PCPU_STATS: PcpuStats = PcpuStats::Tstats;
 
     fn open(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
         let wg = dev.data().wg.clone();
