@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Large configurations through rust_wg's genl family, timed against the C wireguard.ko in the same VM: many peers
+# with a few allowed IPs each plus one peer with thousands (SET split over many messages, GET dumps continuing a
+# peer across messages). wg and wgctl read rust_wg back identically and count every peer and prefix; rust_wg's
+# state equals the C driver's (as sets of allowed IPs). Sizes: NL_SCALE_PEERS (1000), NL_SCALE_IPS per peer (10),
+# NL_SCALE_BIG for the big peer (5000). Times go to the log and to $RESULTS/netlink-scale.txt.
+. "$RUST_WG_TOP/selftests/lib.sh"
+umask 077
+
+[ -x "${WGCTL:-}" ] || skip "wgctl not built at ${WGCTL:-<unset>}"
+command -v wg >/dev/null || skip "wg (wireguard-tools) not installed"
+PY=/usr/bin/python3
+[ -x $PY ] || skip "no $PY"
+peers=${NL_SCALE_PEERS:-1000}
+ips=${NL_SCALE_IPS:-10}
+big=${NL_SCALE_BIG:-5000}
+tmp=$(mktemp -d)
+cleanup() {
+	ip link del wg0 2>/dev/null || true
+	rust_wg_loaded && unload_rust_wg
+	unload_c_wireguard 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+! rust_wg_loaded || unload_rust_wg
+unload_c_wireguard 2>/dev/null || true
+
+# Keys are any 32 bytes (derived from the peer number, so both runs configure the same thing).
+$PY - "$peers" "$ips" "$big" >"$tmp/big.conf" <<'EOF'
+import base64, hashlib, sys
+peers, ips, big = map(int, sys.argv[1:])
+k = lambda s: base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()
+print('[Interface]\nPrivateKey = %s\nListenPort = 51999\n' % k('device'))
+n = 0
+for p in range(peers):
+    a = []
+    for _ in range(ips):
+        a.append('10.%d.%d.%d/32' % (n >> 16 & 255, n >> 8 & 255, n & 255))
+        n += 1
+    print('[Peer]\nPublicKey = %s\nEndpoint = 192.168.%d.%d:%d\nAllowedIPs = %s\n' % (
+        k('peer%d' % p), p >> 8 & 255, p & 255, 1024 + p, ', '.join(a)))
+print('[Peer]\nPublicKey = %s\nAllowedIPs = %s' % (k('big'), ', '.join(
+    'fd00:%x::%x/128' % (i >> 16, i & 0xffff) for i in range(big))))
+EOF
+want_peers=$((peers + 1))
+want_ips=$((peers * ips + big))
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+normalize() { /usr/bin/python3 -c 'import sys
+for l in open(sys.argv[1]):
+    k, s, v = l.rstrip("\n").partition(" = ")
+    print(k + s + ", ".join(sorted(v.split(", "))) if k == "AllowedIPs" else l.rstrip("\n"))' "$1"; }
+
+# measure NAME: setconf through wg, then read back through wg and wgctl; counts checked.
+measure() {
+	local name=$1 t
+	ip link add wg0 type wireguard || fail "$name: ip link add"
+	t=$(now)
+	wg setconf wg0 "$tmp/big.conf" || fail "$name: wg setconf"
+	set_s=$(since "$t")
+	t=$(now)
+	wg showconf wg0 >"$tmp/$name.conf" || fail "$name: wg showconf"
+	get_s=$(since "$t")
+	t=$(now)
+	"$WGCTL" showconf wg0 >"$tmp/$name.wgctl.conf" || fail "$name: wgctl showconf"
+	wgctl_get_s=$(since "$t")
+	t=$(now)
+	wg set wg0 peer "$(wg show wg0 peers | head -n1)" remove
+	wg setconf wg0 "$tmp/big.conf" || fail "$name: wg setconf (replace)"
+	reset_s=$(since "$t")
+	assert_eq "$(wg show wg0 peers | wc -l)" "$want_peers" "$name: peers"
+	assert_eq "$(wg show wg0 allowed-ips | cut -f2 | wc -w)" "$want_ips" "$name: allowed IPs"
+	ip link del wg0
+	printf '%-8s setconf %6ss  showconf (wg) %6ss  showconf (wgctl) %6ss  setconf again %6ss\n' \
+		"$name" "$set_s" "$get_s" "$wgctl_get_s" "$reset_s" | tee -a "$tmp/times"
+}
+
+load_c_wireguard || fail "modprobe wireguard"
+measure C
+unload_c_wireguard
+load_rust_wg || fail "insmod rust_wg"
+measure rust_wg
+
+cmp -s "$tmp/rust_wg.conf" "$tmp/rust_wg.wgctl.conf" || fail "wg and wgctl showconf differ on rust_wg"
+if ! cmp -s "$tmp/C.conf" "$tmp/rust_wg.conf"; then
+	normalize "$tmp/C.conf" >"$tmp/x"
+	normalize "$tmp/rust_wg.conf" >"$tmp/y"
+	cmp -s "$tmp/x" "$tmp/y" || { diff -u "$tmp/x" "$tmp/y" | head -n 20 >&2; fail "rust_wg's state differs from the C driver's"; }
+	log "rust_wg lists allowed IPs in another order than the C driver"
+fi
+{
+	echo "$peers peers x $ips allowed IPs + 1 peer x $big allowed IPs ($want_ips prefixes), TCG VM"
+	cat "$tmp/times"
+} >"$RESULTS/netlink-scale.txt"
+log "$want_peers peers, $want_ips allowed IPs set and dumped; times:"
+cat "$tmp/times"
