@@ -22,6 +22,28 @@ fn stage_seal<'a>(dst: &'a mut [u8], src: &[u8]) -> Result<&'a mut [u8], CryptoE
     Ok(dst)
 }
 
+/// Decrypts `src` (ciphertext plus tag) into `dst` through a zeroed stack copy, because lib/crypto wants the tag in
+/// the same buffer and `src` is read-only. Handshake and cookie fields are at most 48 bytes (a static key or a
+/// timestamp plus the tag); `dst` is written only if the tag verifies.
+fn open_staged<E>(
+    dst: &mut [u8],
+    src: &[u8],
+    open: impl FnOnce(&mut [u8]) -> Result<(), E>,
+) -> Result<(), CryptoError> {
+    let mut tmp = [0u8; 64];
+    if src.len() < TAG_LEN || src.len() > tmp.len() || dst.len() != src.len() - TAG_LEN {
+        return Err(CryptoError);
+    }
+    let tmp = &mut tmp[..src.len()];
+    tmp.copy_from_slice(src);
+    let r = open(tmp).map_err(|_| CryptoError);
+    if r.is_ok() {
+        dst.copy_from_slice(&tmp[..dst.len()]);
+    }
+    kc::memzero_explicit(tmp);
+    r
+}
+
 impl Crypto for KernelCrypto {
     fn blake2s(out: &mut [u8], key: &[u8], input: &[&[u8]]) -> Result<(), CryptoError> {
         let mut h = if key.is_empty() {
@@ -55,20 +77,7 @@ impl Crypto for KernelCrypto {
         nonce: u64,
         key: &[u8; KEY_LEN],
     ) -> Result<(), CryptoError> {
-        // lib/crypto needs the tag in the same buffer, so decrypt a stack copy (handshake fields are at most 48
-        // bytes: a static key or a timestamp plus the tag).
-        let mut tmp = [0u8; 64];
-        if src.len() < TAG_LEN || src.len() > tmp.len() || dst.len() != src.len() - TAG_LEN {
-            return Err(CryptoError);
-        }
-        let tmp = &mut tmp[..src.len()];
-        tmp.copy_from_slice(src);
-        let r = chacha20poly1305::decrypt_in_place(tmp, ad, nonce, key).map_err(|_| CryptoError);
-        if r.is_ok() {
-            dst.copy_from_slice(&tmp[..dst.len()]);
-        }
-        kc::memzero_explicit(tmp);
-        r
+        open_staged(dst, src, |buf| chacha20poly1305::decrypt_in_place(buf, ad, nonce, key))
     }
 
     fn xchacha20poly1305_encrypt(
@@ -89,18 +98,7 @@ impl Crypto for KernelCrypto {
         nonce: &[u8; XNONCE_LEN],
         key: &[u8; KEY_LEN],
     ) -> Result<(), CryptoError> {
-        let mut tmp = [0u8; 64];
-        if src.len() < TAG_LEN || src.len() > tmp.len() || dst.len() != src.len() - TAG_LEN {
-            return Err(CryptoError);
-        }
-        let tmp = &mut tmp[..src.len()];
-        tmp.copy_from_slice(src);
-        let r = xchacha20poly1305::decrypt_in_place(tmp, ad, nonce, key).map_err(|_| CryptoError);
-        if r.is_ok() {
-            dst.copy_from_slice(&tmp[..dst.len()]);
-        }
-        kc::memzero_explicit(tmp);
-        r
+        open_staged(dst, src, |buf| xchacha20poly1305::decrypt_in_place(buf, ad, nonce, key))
     }
 
     fn curve25519(
