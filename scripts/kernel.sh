@@ -7,6 +7,8 @@
 #
 # Layout under $RUST_WG_CACHE (default /var/cache/rust_wg):
 #   src/linux-<debian version>/   pristine Debian source as a git repo, tag rust_wg-base, patches/ applied on top
+#   src/linux-<version>-<variant>/ a git worktree of it for VARIANT=debug|perf, so that variants build (and apply
+#                                 a series) independently of each other
 #   build/<variant>-<hash>/       O= build directory; <hash> covers source version + config fragments
 # The patch series is applied incrementally with git, so a changed series only rebuilds what it touches.
 set -euo pipefail
@@ -19,7 +21,10 @@ VARIANT=${VARIANT:-${2:-normal}}
 JOBS=${JOBS:-$(($(nproc) + 1))}
 TARBALL=/usr/src/linux-source-6.12.tar.xz
 SRC_VERSION=$(dpkg-query -W -f='${Version}' linux-source-6.12)
-SRC=$RUST_WG_CACHE/src/linux-$SRC_VERSION
+BASE_SRC=$RUST_WG_CACHE/src/linux-$SRC_VERSION
+# Each variant has its own source checkout (a worktree of the base repository) and its own lock, so a long debug
+# build never blocks, or sees a half-applied series from, work on the normal kernel.
+if [ "$VARIANT" = normal ]; then SRC=$BASE_SRC; else SRC=$BASE_SRC-$VARIANT; fi
 PATCHES=$top/patches
 
 export GIT_AUTHOR_NAME=${GIT_AUTHOR_NAME:-rust_wg} GIT_AUTHOR_EMAIL=${GIT_AUTHOR_EMAIL:-rust_wg@localhost}
@@ -48,19 +53,34 @@ config_hash() {
 	{ echo "$SRC_VERSION $VNG_VERSION $VARIANT"; for f in $(fragments); do cat "$f"; done; } | sha256sum | cut -c1-16
 }
 
-prepare() {
-	[ -d "$SRC/.git" ] && git_src rev-parse -q --verify rust_wg-base >/dev/null && return 0
+prepare_base() {
+	[ -d "$BASE_SRC/.git" ] && git -C "$BASE_SRC" rev-parse -q --verify rust_wg-base >/dev/null && return 0
 	echo "kernel: unpacking $TARBALL ($SRC_VERSION)"
-	rm -rf "$SRC.tmp" && mkdir -p "$SRC.tmp"
-	tar -xf "$TARBALL" -C "$SRC.tmp" --strip-components=1
+	local t=$BASE_SRC.tmp
+	rm -rf "$t" && mkdir -p "$t"
+	tar -xf "$TARBALL" -C "$t" --strip-components=1
 	# Debian's top-level .gitignore ignores the whole tree ("/*", for its packaging repo); drop that so git tracks
 	# the sources and patches that add files show up in `git status`.
-	sed -i -e '/^\/\*$/d' -e '/^!\/debian\/$/d' "$SRC.tmp/.gitignore"
-	git -C "$SRC.tmp" init -q
-	git -C "$SRC.tmp" add -A
-	git -C "$SRC.tmp" commit -q -m "Debian linux-source-6.12 $SRC_VERSION"
-	git -C "$SRC.tmp" tag rust_wg-base
-	mv "$SRC.tmp" "$SRC"
+	sed -i -e '/^\/\*$/d' -e '/^!\/debian\/$/d' "$t/.gitignore"
+	git -C "$t" init -q
+	git -C "$t" add -A
+	git -C "$t" commit -q -m "Debian linux-source-6.12 $SRC_VERSION"
+	git -C "$t" tag rust_wg-base
+	mv "$t" "$BASE_SRC"
+}
+
+prepare() {
+	# The base repository is shared by all variants: create it under the cache-wide lock.
+	(
+		exec 8>"$RUST_WG_CACHE/kernel.lock"
+		flock -w "${KERNEL_LOCK_WAIT:-3600}" 8 || { echo "kernel: timed out waiting for kernel.lock" >&2; exit 1; }
+		prepare_base
+		if [ "$SRC" != "$BASE_SRC" ] && [ ! -e "$SRC/.git" ]; then
+			echo "kernel: source worktree $SRC"
+			git -C "$BASE_SRC" worktree prune
+			git -C "$BASE_SRC" -c advice.detachedHead=false worktree add -q --detach "$SRC" rust_wg-base
+		fi
+	)
 }
 
 # Write the series that is applied in the tree now, in the same format as patches/, to $1.
@@ -148,11 +168,12 @@ build() {
 	echo "kernel: ready $b"
 }
 
-# One kernel operation at a time per cache: two builds in the same O= directory corrupt each other.
+# One kernel operation at a time per variant: two builds in the same O= directory (or two `git am` runs in the same
+# source checkout) corrupt each other. Variants have separate checkouts and build directories.
 lock() {
 	mkdir -p "$RUST_WG_CACHE"
-	exec 9>"$RUST_WG_CACHE/kernel.lock"
-	flock -w "${KERNEL_LOCK_WAIT:-3600}" 9 || { echo "kernel: timed out waiting for $RUST_WG_CACHE/kernel.lock" >&2; exit 1; }
+	exec 9>"$RUST_WG_CACHE/kernel-$VARIANT.lock"
+	flock -w "${KERNEL_LOCK_WAIT:-3600}" 9 || { echo "kernel: timed out waiting for kernel-$VARIANT.lock" >&2; exit 1; }
 }
 
 case "${1:-build}" in
