@@ -13,6 +13,8 @@ TOP := $(CURDIR)
 KBUILD = $(shell VARIANT=$(VARIANT) $(TOP)/scripts/kernel.sh path)
 KENV = . $(TOP)/scripts/env.sh &&
 CARGO_JOBS ?= 2
+# The debug kernel is built with clang (KASAN + Rust); modules must use the same toolchain.
+KLLVM := $(if $(filter debug,$(VARIANT)),1,)
 
 .PHONY: all deps kernel kernel-config module wgctl host-test vm-test test demo shell fuzz check-patches clean help conformance bench
 
@@ -31,7 +33,7 @@ kernel: deps
 # The out-of-tree module, built against the cached kernel (which must exist: `make kernel`).
 module:
 	@test -f $(KBUILD)/vmlinux || { echo "no kernel built for VARIANT=$(VARIANT): run 'make kernel'"; exit 1; }
-	@$(KENV) $(MAKE) -s -C $(KBUILD) M=$(TOP) RUSTC=$$KRUSTC BINDGEN=$$BINDGEN modules
+	@$(KENV) $(MAKE) -s -C $(KBUILD) M=$(TOP) LLVM=$(KLLVM) RUSTC=$$KRUSTC BINDGEN=$$BINDGEN modules
 
 wgctl:
 	@if [ -f wgctl/Cargo.toml ]; then cargo build -q --release -j$(CARGO_JOBS) --manifest-path wgctl/Cargo.toml; fi
@@ -70,5 +72,5 @@ check-patches:
 	@scripts/check-patches.sh
 
 clean:
-	@$(KENV) test -d $(KBUILD) && $(MAKE) -s -C $(KBUILD) M=$(TOP) clean || true
+	@$(KENV) test -d $(KBUILD) && $(MAKE) -s -C $(KBUILD) M=$(TOP) LLVM=$(KLLVM) clean || true
 	@rm -rf rust_wg/host/target wgctl/target

@@ -26,6 +26,10 @@ BASE_SRC=$RUST_WG_CACHE/src/linux-$SRC_VERSION
 # build never blocks, or sees a half-applied series from, work on the normal kernel.
 if [ "$VARIANT" = normal ]; then SRC=$BASE_SRC; else SRC=$BASE_SRC-$VARIANT; fi
 PATCHES=$top/patches
+# KASAN with Rust needs the C side built by clang too (init/Kconfig: RUST depends on !KASAN || CC_IS_CLANG), so the
+# debug variant is an LLVM=1 build; the others use gcc, as Debian does.
+KLLVM=
+[ "$VARIANT" = debug ] && KLLVM=1
 
 export GIT_AUTHOR_NAME=${GIT_AUTHOR_NAME:-rust_wg} GIT_AUTHOR_EMAIL=${GIT_AUTHOR_EMAIL:-rust_wg@localhost}
 export GIT_COMMITTER_NAME=rust_wg GIT_COMMITTER_EMAIL=rust_wg@localhost
@@ -138,7 +142,7 @@ config() {
 	for f in $(fragments); do
 		"$SRC/scripts/kconfig/merge_config.sh" -m -O "$b" "$b/.config" "$f" >/dev/null
 	done
-	make -s -C "$SRC" O="$b" LLVM= RUSTC="$KRUSTC" BINDGEN="$BINDGEN" olddefconfig
+	make -s -C "$SRC" O="$b" LLVM="$KLLVM" RUSTC="$KRUSTC" BINDGEN="$BINDGEN" olddefconfig
 	# Fail early when a fragment asked for something Kconfig dropped.
 	local missing=0 line
 	for f in $(fragments | tail -n +2); do
@@ -159,9 +163,9 @@ build() {
 	local b
 	b=$(build_dir)
 	echo "kernel: building $b (-j$JOBS)"
-	make -s -C "$SRC" O="$b" RUSTC="$KRUSTC" RUSTDOC="$KRUSTDOC" BINDGEN="$BINDGEN" -j"$JOBS" bzImage modules
+	make -s -C "$SRC" O="$b" LLVM="$KLLVM" RUSTC="$KRUSTC" RUSTDOC="$KRUSTDOC" BINDGEN="$BINDGEN" -j"$JOBS" bzImage modules
 	rm -rf "$b/modroot.tmp"
-	make -s -C "$SRC" O="$b" RUSTC="$KRUSTC" BINDGEN="$BINDGEN" INSTALL_MOD_PATH="$b/modroot.tmp" \
+	make -s -C "$SRC" O="$b" LLVM="$KLLVM" RUSTC="$KRUSTC" BINDGEN="$BINDGEN" INSTALL_MOD_PATH="$b/modroot.tmp" \
 		INSTALL_MOD_STRIP=1 modules_install >/dev/null
 	rm -rf "$b/modroot" && mv "$b/modroot.tmp" "$b/modroot"
 	ln -sfn "$(basename "$b")" "$RUST_WG_CACHE/build/$VARIANT"
