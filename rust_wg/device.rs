@@ -23,6 +23,7 @@ use crate::proto::{
     noise::StaticIdentity,
     ratelimiter::{Ratelimiter, Slot},
 };
+use crate::queueing::{JobRing, Workers};
 use crate::slots::Slots;
 use crate::socket::Sockets;
 use crate::{crypto::KernelCrypto, KIND};
@@ -34,11 +35,10 @@ use kernel::{
         rtnl::{ExtAck, LinkOps, Rtnl},
         skbuff::{DropReason, SkBuff},
     },
-    c_str, new_mutex, new_spinlock_bh,
+    new_mutex, new_spinlock_bh,
     prelude::*,
     sync::{rcu, rcu::Rcu, Arc, Mutex, SpinLockBh},
     types::ARef,
-    workqueue::{self, OwnedQueue},
 };
 
 /// Default MTU: 1500 minus the largest overhead (IPv6 40 + UDP 8 + WireGuard data header 16 + tag 16).
@@ -140,10 +140,6 @@ pub(crate) struct Device {
     pub(crate) sockets: Rcu<Arc<Sockets>>,
     /// The allowed-IPs trie. Written under `cfg` (copy on write), read under RCU.
     pub(crate) allowedips: Rcu<KBox<Table>>,
-    /// Workqueues for handshake processing, initiation transmission and keepalives; taken out and drained (on
-    /// drop) at teardown. Enqueuers hold the lock while queueing, so nothing is queued after the take.
-    #[pin]
-    pub(crate) wq: SpinLockBh<Option<OwnedQueue>>,
     /// Firewall mark for outgoing packets.
     pub(crate) fwmark: AtomicU32,
     /// Bumped on every configuration change.
@@ -155,6 +151,20 @@ pub(crate) struct Device {
     /// The handshake receive work; see `handshake.rs`.
     #[pin]
     pub(crate) handshake_work: kernel::workqueue::Work<Device, 0>,
+    /// Packets waiting for encryption by any CPU (the C `encrypt_queue`); see `queueing.rs`.
+    #[pin]
+    pub(crate) crypt_tx: SpinLockBh<JobRing>,
+    /// Packets waiting for decryption by any CPU (the C `decrypt_queue`).
+    #[pin]
+    pub(crate) crypt_rx: SpinLockBh<JobRing>,
+    /// The workqueue (handshakes, initiations, key zeroing, crypt workers, consumers) and the per-CPU crypt
+    /// workers; set when the device first goes up (a device that never does costs no workqueue and no grace period
+    /// at deletion), cleared and drained by teardown (which breaks the device → worker → device cycle). Enqueuers
+    /// read it under RCU, so nothing is queued after the teardown's grace period; while it is unset, work is not
+    /// queued (there are no sockets then either, so there is nothing to handshake or send).
+    pub(crate) workers: Rcu<KBox<Workers>>,
+    /// The CPU the next crypt worker is kicked on.
+    pub(crate) crypt_cpu: kernel::cpu::RoundRobin,
 }
 
 kernel::impl_has_work! {
@@ -190,11 +200,15 @@ impl Device {
     where
         W: kernel::workqueue::RawWorkItem<0, EnqueueOutput = Result<(), W>> + Send + 'static,
     {
-        let q = self.wq.lock();
-        match &*q {
-            Some(q) => q.enqueue(w).is_ok(),
-            None => false,
-        }
+        // A refused item is dropped after the read-side section (it may hold the last reference to something).
+        let r = {
+            let g = rcu::read_lock();
+            match self.workers.get(&g) {
+                Some(ws) => ws.wq.enqueue(w),
+                None => Err(w),
+            }
+        };
+        r.is_ok()
     }
 
     /// Queues a per-peer work item (`ID` selects which of the peer's works).
@@ -202,11 +216,14 @@ impl Device {
     where
         Arc<Peer>: kernel::workqueue::RawWorkItem<ID, EnqueueOutput = Result<(), Arc<Peer>>>,
     {
-        let q = self.wq.lock();
-        match &*q {
-            Some(q) => q.enqueue::<Arc<Peer>, ID>(p).is_ok(),
-            None => false,
-        }
+        let r = {
+            let g = rcu::read_lock();
+            match self.workers.get(&g) {
+                Some(ws) => ws.wq.enqueue::<Arc<Peer>, ID>(p),
+                None => Err(p),
+            }
+        };
+        r.is_ok()
     }
 
     /// Opens the sockets on `port` in the creating namespace (the C `wg_socket_init`).
@@ -351,7 +368,8 @@ impl PinnedDrop for DevPriv {
 /// 3. Close the sockets: no new packets arrive; waits for receive callbacks in flight.
 /// 4. Remove every peer (see `peer::remove`: stops its timer, drops its keys and index entries and queued packets).
 /// 5. Take the workqueue out and drop it, which drains work already queued (work never takes RTNL or `cfg` for
-///    longer than a lookup, so this cannot deadlock); nothing can be queued after the take.
+///    longer than a lookup, so this cannot deadlock); nothing can be queued after the take. Then the same for the
+///    crypt workqueue (`stop_workers`), dropping the jobs left, and the packets that came back to the peers' rings.
 /// 6. Drop the incoming handshakes still queued and withdraw the `net_device` reference after a grace period (so no
 ///    RCU reader still uses it), which lets `unregister_netdevice` finish.
 fn teardown(wg: &Arc<Device>) {
@@ -369,9 +387,13 @@ fn teardown(wg: &Arc<Device>) {
     for p in peers.iter() {
         crate::peer::remove(wg, p);
     }
+    // No more packets are admitted (sockets closed, peers dead): drain the workqueue (handshakes and the
+    // pipeline), then drop what came back.
+    wg.stop_workers();
+    for p in peers.iter() {
+        p.purge_rings();
+    }
     drop(peers);
-    let q = wg.wq.lock().take();
-    drop(q);
     wg.incoming_handshakes.purge();
     // Both are freed from RCU callbacks (the module's exit waits for them with `rcu::barrier`); grace periods
     // are slow, and unregistering waits for the `net_device` reference anyway.
@@ -394,6 +416,7 @@ impl DeviceOps for DevPriv {
     fn open(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
         let wg = dev.data().wg.clone();
         wg.refresh_name(dev.untyped(), rtnl);
+        wg.start_workers(rtnl)?;
         let port = wg.cfg.lock().listen_port;
         let bound = wg.open_sockets(rtnl, port)?;
         let peers = {
@@ -487,9 +510,6 @@ impl LinkOps for DevPriv {
         } else {
             Some(ARef::from(src_net))
         };
-        // No WQ_MEM_RECLAIM (the C driver's queues have it): a rescuer thread per device made `ip link add` take
-        // seconds under TCG. Handshakes can wait for memory; nothing in the reclaim path depends on them.
-        let wq = OwnedQueue::new(c_str!("wg-rust"), workqueue::flags::CPU_INTENSIVE, 0)?;
         let netdev = KBox::new(ARef::from(dev), GFP_KERNEL)?;
         let slots = SlotBuf(KVec::from_elem(Slot::EMPTY, RATELIMITER_SLOTS, GFP_KERNEL)?);
         let mut rl_key = [0u8; 16];
@@ -516,12 +536,15 @@ impl LinkOps for DevPriv {
                 creating_net,
                 sockets: Rcu::null(),
                 allowedips: Rcu::new(Some(table)),
-                wq <- new_spinlock_bh!(Some(wq)),
                 fwmark: AtomicU32::new(0),
                 generation: AtomicU64::new(0),
                 stats: Stats::default(),
                 ratelimit_scope: OBJECT_IDS.fetch_add(1, Ordering::Relaxed),
                 handshake_work <- kernel::new_work!("wg-rust-handshake"),
+                crypt_tx <- new_spinlock_bh!(JobRing::empty()),
+                crypt_rx <- new_spinlock_bh!(JobRing::empty()),
+                workers: Rcu::null(),
+                crypt_cpu: kernel::cpu::RoundRobin::new(),
             }),
             GFP_KERNEL,
         )?;

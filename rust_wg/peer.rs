@@ -10,19 +10,19 @@ use crate::allowedips::{self, PeerRef};
 use crate::crypto::KernelCrypto;
 use crate::device::{Device, OBJECT_IDS};
 use crate::index::Keypair;
+use crate::queueing::{OrderRing, PEER_RING};
+use crate::staging::Staging;
 use crate::proto::{addr::SocketAddr, cookie::CookieMaker, noise, timers::Timers};
 use crate::wg_debug;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::{
-    net::{skbuff::SkBuffHead, udp_tunnel::DstCache},
+    net::udp_tunnel::DstCache,
     new_mutex, new_spinlock_bh,
     prelude::*,
     sync::{Arc, Mutex, SpinLockBh},
     time::timer::Timer,
 };
 
-/// Packets staged while waiting for a session, at most (`MAX_STAGED_PACKETS`).
-pub(crate) const MAX_STAGED_PACKETS: usize = 128;
 
 /// Handshake state of a peer.
 pub(crate) struct HandshakeState {
@@ -79,15 +79,29 @@ pub(crate) struct Peer {
     /// The one kernel timer of the peer.
     #[pin]
     pub(crate) timer: Timer<Peer>,
-    /// Packets waiting for a session (the C `staged_packet_queue`).
+    /// Packets waiting for a session or for room in the pipeline (the C `staged_packet_queue`), by flow.
     #[pin]
-    pub(crate) staged: SkBuffHead,
+    pub(crate) staged: Staging,
     /// Sends a handshake initiation from process context (the C `transmit_handshake_work`).
     #[pin]
     pub(crate) initiation_work: kernel::workqueue::Work<Peer, 1>,
     /// Zeroes key material from process context (the C `clear_peer_work`).
     #[pin]
     pub(crate) clear_work: kernel::workqueue::Work<Peer, 2>,
+    /// Packets admitted for encryption, in transmit order (the C `tx_queue`); see `queueing.rs`.
+    #[pin]
+    pub(crate) tx_ring: SpinLockBh<OrderRing>,
+    /// Packets admitted for decryption, in arrival order (the C `rx_queue`).
+    #[pin]
+    pub(crate) rx_ring: SpinLockBh<OrderRing>,
+    /// Hands sealed packets to UDP in order (the C `transmit_packet_work`).
+    #[pin]
+    pub(crate) tx_work: kernel::workqueue::Work<Peer, 3>,
+    /// Hands opened packets to the stack in order (the C per-peer NAPI poll).
+    #[pin]
+    pub(crate) rx_work: kernel::workqueue::Work<Peer, 4>,
+    /// The CPU the consumers run on (the C `serial_work_cpu`), so that a peer's packets enter one CPU's backlog.
+    pub(crate) serial_cpu: u32,
     /// Bytes received and sent, for netlink.
     pub(crate) rx_bytes: AtomicU64,
     pub(crate) tx_bytes: AtomicU64,
@@ -101,6 +115,8 @@ pub(crate) struct Peer {
 kernel::impl_has_work! {
     impl HasWork<Peer, 1> for Peer { self.initiation_work }
     impl HasWork<Peer, 2> for Peer { self.clear_work }
+    impl HasWork<Peer, 3> for Peer { self.tx_work }
+    impl HasWork<Peer, 4> for Peer { self.rx_work }
 }
 
 kernel::time::timer::impl_has_timer! {
@@ -123,6 +139,10 @@ impl Peer {
         };
         let cookie = CookieMaker::new(&public_key).map_err(|_| EINVAL)?;
         let id = OBJECT_IDS.fetch_add(1, Ordering::Relaxed);
+        let tx_ring = OrderRing::new(PEER_RING)?;
+        let rx_ring = OrderRing::new(PEER_RING)?;
+        let online = kernel::cpu::num_online_cpus().max(1);
+        let serial_cpu = kernel::cpu::online_cpus().nth((id % u64::from(online)) as usize).unwrap_or(0);
         let p = Arc::pin_init(
             try_pin_init!(Peer {
                 id,
@@ -134,9 +154,14 @@ impl Peer {
                 dst_cache <- DstCache::new(GFP_KERNEL),
                 timers <- new_spinlock_bh!(Timers::new()),
                 timer <- kernel::new_timer!("wg-rust-peer"),
-                staged <- SkBuffHead::new(),
+                staged <- Staging::new(),
                 initiation_work <- kernel::new_work!("wg-rust-initiation"),
                 clear_work <- kernel::new_work!("wg-rust-clear"),
+                tx_ring <- new_spinlock_bh!(tx_ring),
+                rx_ring <- new_spinlock_bh!(rx_ring),
+                tx_work <- kernel::new_work!("wg-rust-tx"),
+                rx_work <- kernel::new_work!("wg-rust-rx"),
+                serial_cpu,
                 rx_bytes: AtomicU64::new(0),
                 tx_bytes: AtomicU64::new(0),
                 last_handshake <- new_spinlock_bh!((0, 0)),
@@ -172,6 +197,7 @@ impl Peer {
         self.clear_keys();
         self.timers.lock().reset_last_sent_handshake();
         self.staged.purge();
+        self.purge_rings();
     }
 
     /// Forgets the handshake in progress and all keypairs, unregistering their indices.

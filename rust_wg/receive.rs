@@ -2,13 +2,15 @@
 
 //! Receive: UDP `encap_rcv`, message dispatch, data decryption and delivery (the C receive.c).
 //!
-//! Handshake messages are queued for the device's handshake worker (bounded); data messages are authenticated and
-//! decrypted right here in softirq, checked against the replay window and the peer's allowed IPs, and handed to the
-//! stack with `netif_rx`.
+//! Handshake messages are queued for the device's handshake worker (bounded); data messages are matched to their
+//! keypair here in softirq and admitted to the pipeline (`queueing.rs`): the crypt workers of all CPUs open them
+//! ([`decrypt`]), and the peer's receive consumer checks them in arrival order against the replay window and the
+//! peer's allowed IPs and hands them to the stack.
 
 use crate::device::{Device, MAX_QUEUED_INCOMING_HANDSHAKES};
 use crate::index::Keypair;
 use crate::peer::Peer;
+use crate::queueing::{Done, Job, CONSUMER_BUDGET};
 use crate::proto::{
     addr::{IpAddr, SocketAddr},
     crypto::TAG_LEN,
@@ -20,6 +22,7 @@ use kernel::{
     crypto::chacha20poly1305,
     net::skbuff::{DropReason, SkBuff, ETH_P_IP, ETH_P_IPV6},
     sync::{rcu, Arc},
+    workqueue::WorkItem,
 };
 
 /// Returns the outer source address of a datagram whose data starts at the UDP payload, if it can be read.
@@ -108,23 +111,117 @@ fn receive_data(wg: &Arc<Device>, mut skb: SkBuff) {
     receive_with(wg, skb, hdr)
 }
 
-fn receive_with(wg: &Arc<Device>, mut skb: SkBuff, hdr: DataHeader) {
+/// Admits a data message to the pipeline: a slot in its peer's receive ring and a job for the crypt workers.
+fn receive_with(wg: &Arc<Device>, skb: SkBuff, hdr: DataHeader) {
     let Some((peer, kp)) = lookup_keypair(wg, hdr.receiver_index) else {
         return drop_rx(wg, skb, DropReason::NOT_SPECIFIED);
     };
-    let now = timers::now();
     let max = kp.replay.lock().max();
-    if !kp.kp.can_receive(now, max) {
+    if !kp.kp.can_receive(timers::now(), max) {
         return drop_rx(wg, skb, DropReason::NOT_SPECIFIED);
+    }
+    let refused = {
+        let mut ring = peer.rx_ring.lock();
+        let mut jobs = wg.crypt_rx.lock();
+        if !jobs.has_room() {
+            Some(skb)
+        } else {
+            match ring.reserve(skb.len()) {
+                None => Some(skb),
+                Some(seq) => {
+                    let job = Job {
+                        peer: peer.clone(),
+                        keypair: kp,
+                        skb,
+                        seq,
+                        mtu: 0,
+                        nonce: hdr.counter,
+                    };
+                    match jobs.push(job) {
+                        Ok(()) => None,
+                        Err(job) => {
+                            drop(ring.complete(seq, None));
+                            Some(job.skb)
+                        }
+                    }
+                }
+            }
+        }
+    };
+    match refused {
+        Some(skb) => drop_rx(wg, skb, DropReason::FULL_RING),
+        None => wg.kick_crypt(1),
+    }
+}
+
+/// Opens a job's packet and puts it back into its peer's ring (crypt worker, any CPU).
+pub(crate) fn decrypt(job: Job) {
+    let Job {
+        peer,
+        keypair,
+        mut skb,
+        seq,
+        nonce,
+        ..
+    } = job;
+    let sealed = skb.len().saturating_sub(DATA_HEADER_LEN);
+    let opened = peer.alive()
+        && chacha20poly1305::decrypt_skb(&mut skb, DATA_HEADER_LEN, sealed, nonce, keypair.kp.receiving_key()).is_ok();
+    let done = if opened {
+        Some((skb, keypair))
+    } else {
+        rx_error(&peer.device, skb);
+        None
+    };
+    let r = peer.rx_ring.lock().complete(seq, done);
+    match r {
+        Ok(true) => peer.kick_rx(),
+        Ok(false) => {}
+        Err(done) => drop(done),
+    }
+}
+
+/// The receive consumer (the C `wg_packet_rx_poll`): takes the peer's opened packets in order, on its serial CPU.
+fn receive_in_order(peer: &Arc<Peer>) {
+    let mut done = 0;
+    while done < CONSUMER_BUDGET {
+        let d = peer.rx_ring.lock().pop();
+        let Some(d) = d else { break };
+        done += 1;
+        if let Done::Packet(skb, kp) = d {
+            consume_data(peer, &kp, skb);
+        }
+    }
+    if done == CONSUMER_BUDGET {
+        peer.kick_rx();
+    }
+}
+
+impl WorkItem<4> for Peer {
+    type Pointer = Arc<Peer>;
+
+    fn run(this: Arc<Peer>) {
+        receive_in_order(&this);
+    }
+}
+
+/// Checks an authenticated packet against the replay window, learns from it and delivers it
+/// (`wg_packet_consume_data_done`).
+fn consume_data(peer: &Arc<Peer>, kp: &Arc<Keypair>, skb: SkBuff) {
+    let wg = &peer.device;
+    if !peer.alive() {
+        return drop_rx(wg, skb, DropReason::NOT_SPECIFIED);
+    }
+    let d = skb.data();
+    if d.len() < DATA_HEADER_LEN {
+        return rx_error(wg, skb);
+    }
+    let counter = u64::from_le_bytes([d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15]]);
+    if !kp.replay.lock().validate(counter) {
+        return rx_error(wg, skb);
     }
     let wire_len = skb.len();
     let sealed = wire_len - DATA_HEADER_LEN;
-    if chacha20poly1305::decrypt_skb(&mut skb, DATA_HEADER_LEN, sealed, hdr.counter, kp.kp.receiving_key()).is_err() {
-        return rx_error(wg, skb);
-    }
-    if !kp.replay.lock().validate(hdr.counter) {
-        return rx_error(wg, skb);
-    }
     let (mut skb, src) = source(skb);
     if skb.pull(DATA_HEADER_LEN).is_err() || skb.trim(sealed - TAG_LEN).is_err() {
         return rx_error(wg, skb);
@@ -133,10 +230,11 @@ fn receive_with(wg: &Arc<Device>, mut skb: SkBuff, hdr: DataHeader) {
     // Authenticated: roam to where it came from, confirm a responder's new session, feed the timers.
     if let Some(src) = src {
         if peer.set_endpoint(src) {
-            crate::config::notify(|h| h.endpoint_changed, wg, &peer);
+            crate::config::notify(|h| h.endpoint_changed, wg, peer);
         }
     }
-    confirm_keypair(wg, &peer, &kp);
+    confirm_keypair(wg, peer, kp);
+    let now = timers::now();
     let rekey = {
         let mut t = peer.timers.lock();
         t.any_authenticated_packet_received();
@@ -145,18 +243,18 @@ fn receive_with(wg: &Arc<Device>, mut skb: SkBuff, hdr: DataHeader) {
         if r {
             t.set_sent_lastminute_handshake();
         }
-        crate::timers::rearm(&peer, &t);
+        crate::timers::rearm(peer, &t);
         r
     };
     if rekey {
-        send::queue_initiation(&peer, false);
+        send::queue_initiation(peer, false);
     }
     if skb.is_empty() {
         // A keepalive.
         skb.consume();
         return;
     }
-    deliver(wg, &peer, skb, now);
+    deliver(wg, peer, skb, now);
 }
 
 /// Promotes `kp` if it is the peer's "next" keypair (the responder's first data on a new session).

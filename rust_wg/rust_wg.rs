@@ -14,6 +14,8 @@
 //! | `allowedips` | RCU publication of the persistent trie |
 //! | `handshake` | Noise/cookie glue in process context (the handshake worker) |
 //! | `send`, `receive` | data path |
+//! | `queueing` | the parallel crypto pipeline with per-peer order |
+//! | `staging` | the per-peer staging queue, fair between flows |
 //! | `socket` | the UDP sockets |
 //! | `timers` | one kernel timer per peer over `proto::timers` |
 //! | `crypto` | `proto::crypto::Crypto` over lib/crypto |
@@ -46,10 +48,12 @@ mod peer;
 // The protocol core is also the host crate's public API, hence `pub` items that are crate-internal here.
 #[allow(unreachable_pub)]
 mod proto;
+mod queueing;
 mod receive;
 mod send;
 mod slots;
 mod socket;
+mod staging;
 #[cfg(rustwg_testcfg)]
 mod testcfg;
 mod timers;

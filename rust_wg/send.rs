@@ -4,15 +4,14 @@
 //!
 //! `ndo_start_xmit` finds the peer by the inner destination address, segments GSO super-packets and appends the
 //! packets to the peer's staged queue, then [`send_staged`] drains it: with a usable current keypair each packet gets
-//! the next nonce, padding, the data header and is sealed in place in the skb, then sent over UDP; without one the
-//! packets stay staged and a handshake initiation is queued to process context.
-//!
-//! Encryption runs synchronously on the transmitting CPU (bottom halves disabled). Several CPUs may drain the same
-//! peer at once; nonces are taken atomically, and the receiver's 8192-packet replay window absorbs the reordering.
+//! the next nonce and a slot in the peer's transmit ring and goes to the crypt workers of all CPUs ([`encrypt`]:
+//! padding, data header, sealed in place); the peer's transmit consumer sends them over UDP in ring order. Without a
+//! keypair the packets stay staged and a handshake initiation is queued to process context. See `queueing.rs`.
 
 use crate::device::{tx_drop, Device};
 use crate::index::Keypair;
-use crate::peer::{Peer, MAX_STAGED_PACKETS};
+use crate::peer::Peer;
+use crate::queueing::{Done, Job, CONSUMER_BUDGET};
 use crate::proto::{
     addr::IpAddr,
     messages::{self, DataHeader, DATA_HEADER_LEN, REJECT_AFTER_MESSAGES},
@@ -29,6 +28,13 @@ use kernel::{
     sync::{rcu, Arc},
     workqueue::WorkItem,
 };
+
+/// Bytes a peer may have between staging and the transmit consumer (encrypting, or sealed and waiting to be sent).
+///
+/// Enough to keep every CPU's crypt worker busy while the consumer catches up, small enough that a packet of a small
+/// flow, which the staging queue lets pass the bulk flows, waits behind little: 64 KiB is 46 full-sized packets,
+/// one GSO super-packet.
+pub(crate) const TX_INFLIGHT_BYTES: usize = 64 * 1024;
 
 /// Headroom we want in front of a sealed packet: data header, UDP, IPv6.
 const SEND_HEADROOM: usize = DATA_HEADER_LEN + 8 + 40 + 16;
@@ -88,22 +94,17 @@ pub(crate) fn xmit(wg: &Arc<Device>, dev: &NetDevice, mut skb: SkBuff) {
     } else {
         stage(&peer, skb);
     }
-    // Bound the staged queue, dropping the oldest, as the C driver does.
-    while peer.staged.len() > MAX_STAGED_PACKETS {
-        match peer.staged.dequeue() {
-            Some(old) => tx_drop(wg, old, DropReason::FULL_RING),
-            None => break,
-        }
-    }
     send_staged(&peer);
 }
 
-/// Appends a packet to the peer's staged queue.
+/// Appends a packet to the peer's staged queue, which drops from its longest flow when full.
 fn stage(peer: &Peer, mut skb: SkBuff) {
     // The inner route is of no use any more (the C driver keeps it only for ICMP errors); the socket owner stays, so
     // TCP small queues still pace the sender.
     skb.scrub_packet(false);
-    peer.staged.enqueue(skb);
+    if let Some(old) = peer.staged.enqueue(skb) {
+        tx_drop(&peer.device, old, DropReason::FULL_RING);
+    }
 }
 
 /// Returns the current keypair if it may send now.
@@ -120,9 +121,14 @@ fn sending_keypair(peer: &Peer) -> Option<Arc<Keypair>> {
     Some(k.clone())
 }
 
-/// Sends the staged packets if there is a session, else asks for a handshake (`wg_packet_send_staged_packets`).
+/// Moves staged packets into the pipeline if there is a session, else asks for a handshake
+/// (`wg_packet_send_staged_packets`).
+///
+/// Each packet gets the next nonce and the next slot of the peer's transmit ring under the ring's lock, so nonce
+/// order is transmit order; packets that find the ring or the device's crypt queue full stay staged until the
+/// transmit consumer has made room.
 pub(crate) fn send_staged(peer: &Arc<Peer>) {
-    if peer.dead.load(Ordering::Relaxed) {
+    if !peer.alive() {
         return;
     }
     let Some(kp) = sending_keypair(peer) else {
@@ -131,47 +137,87 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
         }
         return;
     };
-    let mtu = peer.device.netdev().map_or(0, |d| d.mtu() as usize);
-    let mut sent_data = false;
+    let wg = &peer.device;
+    let mtu = wg.netdev().map_or(0, |d| d.mtu());
+    let mut queued = 0;
     let mut rekey = false;
-    while let Some(skb) = peer.staged.dequeue() {
-        let nonce = kp.sending_counter.fetch_add(1, Ordering::Relaxed);
-        if nonce >= REJECT_AFTER_MESSAGES {
-            kp.sending_valid.store(false, Ordering::Relaxed);
-            tx_drop(&peer.device, skb, DropReason::NOT_SPECIFIED);
-            rekey = true;
-            break;
-        }
-        let is_data = !skb.is_empty();
-        let len = skb.len();
-        match seal_and_send(peer, &kp, skb, nonce, mtu) {
-            Ok(()) => {
-                if is_data {
-                    sent_data = true;
-                    peer.device.stats.tx_packets.fetch_add(1, Ordering::Relaxed);
-                    peer.device.stats.tx_bytes.fetch_add(len as u64, Ordering::Relaxed);
-                }
+    {
+        let mut ring = peer.tx_ring.lock();
+        let mut jobs = wg.crypt_tx.lock();
+        // The in-flight bound keeps the standing queue in the staging queue, where flows are scheduled fairly.
+        while ring.has_room() && jobs.has_room() && ring.bytes() < TX_INFLIGHT_BYTES {
+            let Some(skb) = peer.staged.dequeue() else {
+                break;
+            };
+            let nonce = kp.sending_counter.fetch_add(1, Ordering::Relaxed);
+            if nonce >= REJECT_AFTER_MESSAGES {
+                kp.sending_valid.store(false, Ordering::Relaxed);
+                tx_drop(wg, skb, DropReason::NOT_SPECIFIED);
+                rekey = true;
+                break;
             }
-            Err(_) => {
-                peer.device.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
+            if !skb.is_empty() {
+                wg.stats.tx_packets.fetch_add(1, Ordering::Relaxed);
+                wg.stats.tx_bytes.fetch_add(skb.len() as u64, Ordering::Relaxed);
             }
+            let Some(seq) = ring.reserve(skb.len()) else {
+                // Cannot happen (checked above); counted as an error rather than trusted.
+                tx_drop(wg, skb, DropReason::FULL_RING);
+                break;
+            };
+            let job = Job {
+                peer: peer.clone(),
+                keypair: kp.clone(),
+                skb,
+                seq,
+                mtu,
+                nonce,
+            };
+            if let Err(job) = jobs.push(job) {
+                // Cannot happen either; the slot completes as failed.
+                drop(ring.complete(seq, None));
+                tx_drop(wg, job.skb, DropReason::FULL_RING);
+                break;
+            }
+            queued += 1;
         }
     }
-    let now = timers::now();
-    timers::event(peer, |t| {
-        t.any_authenticated_packet_traversal(now);
-        t.any_authenticated_packet_sent();
-        if sent_data {
-            t.data_sent(now, kernel::crypto::get_random_u32());
-        }
-    });
-    if rekey || kp.kp.wants_rekey_on_send(now, kp.sending_counter.load(Ordering::Relaxed)) {
+    if queued > 0 {
+        wg.kick_crypt(queued);
+    }
+    if rekey || kp.kp.wants_rekey_on_send(timers::now(), kp.sending_counter.load(Ordering::Relaxed)) {
         queue_initiation(peer, false);
     }
 }
 
-/// Pads, seals and sends one packet with `nonce`.
-fn seal_and_send(peer: &Peer, kp: &Keypair, mut skb: SkBuff, nonce: u64, mtu: usize) -> Result {
+/// Seals a job's packet and puts it back into its peer's ring (crypt worker, any CPU).
+pub(crate) fn encrypt(job: Job) {
+    let Job {
+        peer,
+        keypair,
+        mut skb,
+        seq,
+        mtu,
+        nonce,
+    } = job;
+    let done = if peer.alive() && seal(&keypair, &mut skb, nonce, mtu as usize).is_ok() {
+        Some((skb, keypair))
+    } else {
+        peer.device.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
+        tx_drop(&peer.device, skb, DropReason::NOT_SPECIFIED);
+        None
+    };
+    let r = peer.tx_ring.lock().complete(seq, done);
+    match r {
+        Ok(true) => peer.kick_tx(),
+        Ok(false) => {}
+        // The ring was purged meanwhile: the packet has no place in line any more.
+        Err(done) => drop(done),
+    }
+}
+
+/// Pads, adds the data header and seals one packet with `nonce` in place.
+fn seal(kp: &Keypair, skb: &mut SkBuff, nonce: u64, mtu: usize) -> Result {
     let plain = skb.len();
     let pad = messages::padding_len(plain, mtu);
     // Private data with room for padding and the tag after it (zeroed), and headers before it.
@@ -182,9 +228,63 @@ fn seal_and_send(peer: &Peer, kp: &Keypair, mut skb: SkBuff, nonce: u64, mtu: us
         counter: nonce,
     };
     hdr.emit(skb.push(DATA_HEADER_LEN)?).map_err(|_| EINVAL)?;
-    chacha20poly1305::encrypt_skb(&mut skb, DATA_HEADER_LEN, plain + pad, nonce, kp.kp.sending_key())?;
+    chacha20poly1305::encrypt_skb(skb, DATA_HEADER_LEN, plain + pad, nonce, kp.kp.sending_key())?;
     skb.clear_hash();
-    socket::send_to_peer(peer, skb)
+    Ok(())
+}
+
+/// The transmit consumer (the C `wg_packet_tx_worker`): sends the peer's sealed packets in order, on its serial CPU.
+fn transmit_in_order(peer: &Arc<Peer>) {
+    let mut sent_any = false;
+    let mut sent_data = false;
+    let mut done = 0;
+    while done < CONSUMER_BUDGET {
+        let d = peer.tx_ring.lock().pop();
+        let Some(d) = d else { break };
+        done += 1;
+        let Done::Packet(skb, _kp) = d else { continue };
+        if !peer.alive() {
+            tx_drop(&peer.device, skb, DropReason::NOT_SPECIFIED);
+            continue;
+        }
+        // A keepalive is a header and a tag (no padding for zero bytes).
+        let is_data = skb.len() > messages::MESSAGE_MINIMUM_LENGTH;
+        match socket::send_to_peer(peer, skb) {
+            Ok(()) => {
+                sent_any = true;
+                sent_data |= is_data;
+            }
+            Err(_) => {
+                peer.device.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    if sent_any {
+        let now = timers::now();
+        timers::event(peer, |t| {
+            t.any_authenticated_packet_traversal(now);
+            t.any_authenticated_packet_sent();
+            if sent_data {
+                t.data_sent(now, kernel::crypto::get_random_u32());
+            }
+        });
+    }
+    if done == CONSUMER_BUDGET {
+        // More may be ready: yield, then continue.
+        peer.kick_tx();
+    }
+    if !peer.staged.is_empty() {
+        // Room was made in the ring.
+        send_staged(peer);
+    }
+}
+
+impl WorkItem<3> for Peer {
+    type Pointer = Arc<Peer>;
+
+    fn run(this: Arc<Peer>) {
+        transmit_in_order(&this);
+    }
 }
 
 /// Sends a keepalive (an empty data packet), staging it if there is no session yet.
@@ -197,7 +297,9 @@ pub(crate) fn send_keepalive(peer: &Arc<Peer>) {
         if skb.reserve(SEND_HEADROOM).is_err() {
             return;
         }
-        peer.staged.enqueue(skb);
+        if let Some(old) = peer.staged.enqueue(skb) {
+            tx_drop(&peer.device, old, DropReason::FULL_RING);
+        }
     }
     send_staged(peer);
 }
@@ -208,7 +310,7 @@ pub(crate) fn queue_initiation(peer: &Arc<Peer>, is_retry: bool) {
     if !peer.timers.lock().want_handshake(now, is_retry) {
         return;
     }
-    if peer.dead.load(Ordering::Relaxed) {
+    if !peer.alive() {
         return;
     }
     peer.device.queue_peer_work::<1>(peer.clone());

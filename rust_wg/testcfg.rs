@@ -43,9 +43,9 @@ pub(crate) fn intercept(wg: &Arc<Device>, skb: SkBuff, src: Option<&SocketAddr>)
     }
     skb.consume();
     let dev = wg.clone();
-    let q = wg.wq.lock();
-    if let Some(q) = &*q {
-        let _ = q.try_spawn(GFP_ATOMIC, move || {
+    let g = kernel::sync::rcu::read_lock();
+    if let Some(ws) = wg.workers.get(&g) {
+        let _ = ws.wq.try_spawn(GFP_ATOMIC, move || {
             let r = parse(&text).map_err(|m| m).and_then(|u| {
                 let rtnl = RtnlGuard::lock();
                 dev.apply(&rtnl, &u).map_err(|e| e.msg.map_or("apply failed", |m| m.to_str().unwrap_or("?")))

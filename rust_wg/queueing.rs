@@ -1,0 +1,459 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The data path pipeline: encryption and decryption spread over all CPUs, packets delivered in per-peer order
+//! (the C queueing.c/queueing.h design, with owned packets instead of one skb on two lists).
+//!
+//! A packet takes one path, and exactly one owner holds it at every step:
+//!
+//! ```text
+//!  producer (xmit / encap_rcv)        crypt workers (one per CPU)           consumer (one per peer and direction)
+//!  reserve slot `seq` in the  ──Job──▶ device JobRing ──▶ seal/open the ──▶ slot `seq` = Ready(skb) ──▶ pop the head
+//!  peer's OrderRing (Busy)             (shared, FIFO)     skb, no lock      or Failed                   while done
+//! ```
+//!
+//! - [`OrderRing`] (per peer, one for transmit, one for receive) remembers the admission order: the producer
+//!   reserves the next sequence number, the worker puts the finished packet back into that slot, the consumer takes
+//!   finished packets from the head only. The ring's capacity bounds the packets a peer has in flight.
+//! - [`JobRing`] (per device, one per direction) is the work list all CPUs' workers take from, so a busy CPU's work
+//!   is picked up by the others. A [`Job`] owns the skb and references to its peer and keypair while it is out.
+//! - [`CryptWorker`]s are per-CPU work items on the device's crypt workqueue; producers kick them round-robin
+//!   ([`Device::kick_crypt`]). A worker processes at most [`WORKER_BUDGET`] jobs, then requeues itself on its CPU.
+//! - The consumers are per-peer work items queued on the peer's serial CPU (`Peer::serial_cpu`), so one CPU hands
+//!   a peer's packets to UDP or the stack, in order, into that CPU's backlog.
+//!
+//! Lock order: `Peer::{tx,rx}_ring` before `Device::crypt_{tx,rx}`; the producer holds both while moving packets so
+//! that sequence (and, on transmit, nonce) order equals ring order. Workers and consumers hold one lock at a time.
+
+use crate::device::Device;
+use crate::index::Keypair;
+use crate::peer::Peer;
+use core::sync::atomic::Ordering;
+use kernel::{
+    net::skbuff::SkBuff,
+    prelude::*,
+    sync::{rcu, Arc, SpinLockBh},
+    workqueue::{OwnedQueue, Work, WorkItem},
+};
+
+/// Packets a peer may have in flight per direction (between admission and the consumer); a power of two.
+pub(crate) const PEER_RING: usize = 256;
+/// Jobs a device may have waiting for a crypt worker per direction (the C `MAX_QUEUED_PACKETS`).
+pub(crate) const CRYPT_RING: usize = 1024;
+/// Jobs a worker processes before yielding its CPU (it requeues itself if more are waiting).
+pub(crate) const WORKER_BUDGET: usize = 64;
+/// Packets a consumer handles before yielding its CPU.
+pub(crate) const CONSUMER_BUDGET: usize = 128;
+
+/// A slot of an [`OrderRing`].
+enum Slot {
+    /// Not in use.
+    Free,
+    /// Reserved for a packet of this many bytes, which is out with a crypt worker.
+    Busy(u32),
+    /// The crypto failed (or the peer went away); the packet (of this many bytes at admission) was dropped.
+    Failed(u32),
+    /// Sealed or opened, waiting for the consumer; the bytes it had at admission.
+    Ready(SkBuff, Arc<Keypair>, u32),
+}
+
+/// What the consumer finds at the head of an [`OrderRing`].
+pub(crate) enum Done {
+    /// The next packet in order, with the keypair it was processed with.
+    Packet(SkBuff, Arc<Keypair>),
+    /// The next packet in order was dropped by its worker.
+    Failed,
+}
+
+/// Admission order of a peer's packets in one direction.
+///
+/// # Invariants
+///
+/// `tail - head` (wrapping) is at most `slots.len()`, which is a power of two. The slots from `head` up to `tail`
+/// are `Busy`, `Failed` or `Ready`, the others `Free`; `bytes` is the sum of their admission lengths.
+pub(crate) struct OrderRing {
+    slots: KVec<Slot>,
+    head: u32,
+    tail: u32,
+    bytes: usize,
+}
+
+impl OrderRing {
+    /// An empty ring of `cap` slots (a power of two).
+    pub(crate) fn new(cap: usize) -> Result<Self> {
+        if !cap.is_power_of_two() {
+            return Err(EINVAL);
+        }
+        let mut slots = KVec::with_capacity(cap, GFP_KERNEL)?;
+        for _ in 0..cap {
+            slots.push(Slot::Free, GFP_KERNEL)?;
+        }
+        Ok(Self {
+            slots,
+            head: 0,
+            tail: 0,
+            bytes: 0,
+        })
+    }
+
+    fn index(&self, seq: u32) -> usize {
+        seq as usize & (self.slots.len() - 1)
+    }
+
+    /// Packets admitted and not yet consumed.
+    pub(crate) fn len(&self) -> usize {
+        self.tail.wrapping_sub(self.head) as usize
+    }
+
+    /// Bytes admitted and not yet consumed (at their admission lengths).
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Whether another packet may be admitted.
+    pub(crate) fn has_room(&self) -> bool {
+        self.len() < self.slots.len()
+    }
+
+    /// Reserves the next slot for a packet of `len` bytes, returning its sequence number.
+    pub(crate) fn reserve(&mut self, len: usize) -> Option<u32> {
+        if !self.has_room() {
+            return None;
+        }
+        let seq = self.tail;
+        let i = self.index(seq);
+        let len = len.min(u32::MAX as usize) as u32;
+        self.slots[i] = Slot::Busy(len);
+        self.bytes += len as usize;
+        self.tail = seq.wrapping_add(1);
+        Some(seq)
+    }
+
+    /// Puts the outcome of slot `seq` back. Returns whether the consumer should run, i.e. `seq` is at the head.
+    ///
+    /// A `seq` that is not reserved (the ring was reset meanwhile) gives the packet back as `Err`.
+    pub(crate) fn complete(
+        &mut self,
+        seq: u32,
+        done: Option<(SkBuff, Arc<Keypair>)>,
+    ) -> core::result::Result<bool, Option<(SkBuff, Arc<Keypair>)>> {
+        if seq.wrapping_sub(self.head) >= self.tail.wrapping_sub(self.head) {
+            return Err(done);
+        }
+        let i = self.index(seq);
+        let Slot::Busy(len) = self.slots[i] else {
+            return Err(done);
+        };
+        self.slots[i] = match done {
+            Some((skb, kp)) => Slot::Ready(skb, kp, len),
+            None => Slot::Failed(len),
+        };
+        Ok(seq == self.head)
+    }
+
+    /// Takes the head if its packet is done.
+    pub(crate) fn pop(&mut self) -> Option<Done> {
+        if self.head == self.tail {
+            return None;
+        }
+        let i = self.index(self.head);
+        let (d, len) = match core::mem::replace(&mut self.slots[i], Slot::Free) {
+            Slot::Ready(skb, kp, len) => (Done::Packet(skb, kp), len),
+            Slot::Failed(len) => (Done::Failed, len),
+            other => {
+                self.slots[i] = other;
+                return None;
+            }
+        };
+        self.bytes -= len as usize;
+        self.head = self.head.wrapping_add(1);
+        Some(d)
+    }
+}
+
+/// A packet out for encryption or decryption.
+pub(crate) struct Job {
+    /// Whose packet it is; its ring has slot `seq` reserved for it.
+    pub(crate) peer: Arc<Peer>,
+    /// The session it is sealed or opened with.
+    pub(crate) keypair: Arc<Keypair>,
+    /// The packet: plaintext with room for the header (transmit), or the whole data message (receive).
+    pub(crate) skb: SkBuff,
+    /// The slot in the peer's ring.
+    pub(crate) seq: u32,
+    /// The device MTU at admission (transmit padding).
+    pub(crate) mtu: u32,
+    /// The nonce (transmit only; receive reads it from the header after opening).
+    pub(crate) nonce: u64,
+}
+
+/// A device's FIFO of jobs for one direction.
+///
+/// # Invariants
+///
+/// `len <= buf.len()`; the `len` slots from `head` (wrapping) are `Some`, the others `None`.
+pub(crate) struct JobRing {
+    buf: KVVec<Option<Job>>,
+    head: usize,
+    len: usize,
+}
+
+impl JobRing {
+    /// A ring without room, until the device first goes up (`Device::start_workers`).
+    pub(crate) const fn empty() -> Self {
+        Self {
+            buf: KVVec::new(),
+            head: 0,
+            len: 0,
+        }
+    }
+
+    /// An empty ring with room for `cap` jobs.
+    pub(crate) fn new(cap: usize) -> Result<Self> {
+        let mut buf = KVVec::with_capacity(cap, GFP_KERNEL)?;
+        for _ in 0..cap {
+            buf.push(None, GFP_KERNEL)?;
+        }
+        Ok(Self { buf, head: 0, len: 0 })
+    }
+
+    /// Whether another job fits.
+    pub(crate) fn has_room(&self) -> bool {
+        self.len < self.buf.len()
+    }
+
+    /// Appends `job`, or gives it back if the ring is full.
+    pub(crate) fn push(&mut self, job: Job) -> core::result::Result<(), Job> {
+        if !self.has_room() {
+            return Err(job);
+        }
+        let i = (self.head + self.len) % self.buf.len();
+        self.buf[i] = Some(job);
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Takes the oldest job.
+    pub(crate) fn pop(&mut self) -> Option<Job> {
+        if self.len == 0 {
+            return None;
+        }
+        let job = self.buf[self.head].take();
+        self.head = (self.head + 1) % self.buf.len();
+        self.len -= 1;
+        job
+    }
+
+    /// Jobs waiting.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+}
+
+/// The device's workqueue and one crypt worker per possible CPU, published in `Device::workers` while the device
+/// exists.
+///
+/// The workers refer to the device; the device refers to this object through an RCU pointer that teardown clears,
+/// which breaks the cycle.
+pub(crate) struct Workers {
+    /// Dropped first: destroying the queue drains the work still queued, while `cpus` is still alive.
+    pub(crate) wq: OwnedQueue,
+    /// Indexed by CPU number.
+    cpus: KVec<Arc<CryptWorker>>,
+}
+
+impl Workers {
+    /// Allocates the queue and workers of `wg`.
+    pub(crate) fn new(wg: &Arc<Device>) -> Result<KBox<Self>> {
+        // Bound to CPUs (work runs where it is queued), CPU intensive (no concurrency management delays). No
+        // WQ_MEM_RECLAIM (the C driver's queues have it): a rescuer thread per device made `ip link add` take
+        // seconds under TCG. Handshakes can wait for memory; nothing in the reclaim path depends on them.
+        let wq = OwnedQueue::new(
+            kernel::c_str!("wg-rust"),
+            kernel::workqueue::flags::CPU_INTENSIVE,
+            0,
+        )?;
+        let n = kernel::cpu::nr_cpu_ids();
+        let mut cpus = KVec::with_capacity(n as usize, GFP_KERNEL)?;
+        for cpu in 0..n {
+            let w = Arc::pin_init(
+                pin_init!(CryptWorker {
+                    wg: wg.clone(),
+                    cpu,
+                    work <- kernel::new_work!("wg-rust-crypt-worker"),
+                }),
+                GFP_KERNEL,
+            )?;
+            cpus.push(w, GFP_KERNEL)?;
+        }
+        Ok(KBox::new(Self { wq, cpus }, GFP_KERNEL)?)
+    }
+}
+
+/// The crypt worker of one CPU (the C `multicore_worker`).
+#[pin_data]
+pub(crate) struct CryptWorker {
+    wg: Arc<Device>,
+    cpu: u32,
+    #[pin]
+    work: Work<CryptWorker>,
+}
+
+kernel::impl_has_work! {
+    impl HasWork<CryptWorker> for CryptWorker { self.work }
+}
+
+impl WorkItem for CryptWorker {
+    type Pointer = Arc<CryptWorker>;
+
+    /// Takes jobs from both directions alternately until none are left or the budget is spent.
+    fn run(this: Arc<CryptWorker>) {
+        let wg = &this.wg;
+        let mut idle = false;
+        for i in 0..WORKER_BUDGET {
+            // Alternate which direction goes first, so neither starves the other.
+            let rx_first = i % 2 == 0;
+            let job = if rx_first {
+                pop(&wg.crypt_rx, true).or_else(|| pop(&wg.crypt_tx, false))
+            } else {
+                pop(&wg.crypt_tx, false).or_else(|| pop(&wg.crypt_rx, true))
+            };
+            match job {
+                Some((true, job)) => crate::receive::decrypt(job),
+                Some((false, job)) => crate::send::encrypt(job),
+                None => {
+                    idle = true;
+                    break;
+                }
+            }
+        }
+        if !idle {
+            let wg = this.wg.clone();
+            let cpu = this.cpu;
+            wg.queue_on(cpu, this);
+        }
+    }
+}
+
+/// Takes the oldest job of `ring`, tagged with `is_rx`.
+fn pop(ring: &SpinLockBh<JobRing>, is_rx: bool) -> Option<(bool, Job)> {
+    let job = ring.lock().pop();
+    job.map(|j| (is_rx, j))
+}
+
+impl Device {
+    /// Queues `w` on the crypt workqueue on `cpu`, unless the device is being torn down or `w` is already queued.
+    pub(crate) fn queue_on<W>(&self, cpu: u32, w: W)
+    where
+        W: kernel::workqueue::RawWorkItem<0, EnqueueOutput = core::result::Result<(), W>> + Send + 'static,
+    {
+        // A refused item is dropped after the read-side section (it may hold the last reference to something).
+        let refused = {
+            let g = rcu::read_lock();
+            match self.workers.get(&g) {
+                Some(ws) => ws.wq.enqueue_on(cpu, w).err(),
+                None => Some(w),
+            }
+        };
+        drop(refused);
+    }
+
+    /// Queues a per-peer work item `ID` on the crypt workqueue on `cpu`.
+    pub(crate) fn queue_peer_on<const ID: u64>(&self, cpu: u32, p: Arc<Peer>)
+    where
+        Arc<Peer>: kernel::workqueue::RawWorkItem<ID, EnqueueOutput = core::result::Result<(), Arc<Peer>>>,
+    {
+        let refused = {
+            let g = rcu::read_lock();
+            match self.workers.get(&g) {
+                Some(ws) => ws.wq.enqueue_on::<Arc<Peer>, ID>(cpu, p).err(),
+                None => Some(p),
+            }
+        };
+        drop(refused);
+    }
+
+    /// Wakes up to `n` crypt workers, on the next CPUs round-robin.
+    pub(crate) fn kick_crypt(&self, n: usize) {
+        let g = rcu::read_lock();
+        let Some(ws) = self.workers.get(&g) else {
+            return;
+        };
+        let n = n.min(kernel::cpu::num_online_cpus() as usize).max(1);
+        for _ in 0..n {
+            let cpu = self.crypt_cpu.next();
+            if let Some(w) = ws.cpus.get(cpu as usize) {
+                // Already queued is fine: it will find the new jobs.
+                let _ = ws.wq.enqueue_on(cpu, w.clone());
+            }
+        }
+    }
+
+    /// Creates the workqueue, the crypt workers and the crypt rings when the device first goes up (under RTNL, which
+    /// serialises this with teardown).
+    pub(crate) fn start_workers(self: &Arc<Self>, _rtnl: &kernel::net::rtnl::Rtnl) -> Result {
+        if self.cfg.lock().dead || !self.workers.is_none() {
+            return Ok(());
+        }
+        for ring in [&self.crypt_tx, &self.crypt_rx] {
+            let r = JobRing::new(CRYPT_RING)?;
+            // Empty until now: nothing is dropped.
+            *ring.lock() = r;
+        }
+        drop(self.workers.replace(Some(Workers::new(self)?)).into_inner());
+        Ok(())
+    }
+
+    /// Stops all work at teardown: destroys the workqueue (draining it) and drops the crypt jobs left.
+    pub(crate) fn stop_workers(&self) {
+        // Waits for a grace period, so no kicker still uses the queue; dropping it drains queued work, which can no
+        // longer requeue itself. A device that was never up has none and waits for nothing.
+        if !self.workers.is_none() {
+            drop(self.workers.replace(None).into_inner());
+        }
+        for ring in [&self.crypt_tx, &self.crypt_rx] {
+            loop {
+                let job = ring.lock().pop();
+                match job {
+                    Some(j) => drop(j),
+                    None => break,
+                }
+            }
+        }
+    }
+
+    /// Jobs waiting for workers in both directions.
+    pub(crate) fn crypt_backlog(&self) -> usize {
+        self.crypt_tx.lock().len() + self.crypt_rx.lock().len()
+    }
+}
+
+impl Peer {
+    /// Runs the transmit consumer on the peer's serial CPU.
+    pub(crate) fn kick_tx(self: &Arc<Self>) {
+        self.device.queue_peer_on::<3>(self.serial_cpu, self.clone());
+    }
+
+    /// Runs the receive consumer on the peer's serial CPU.
+    pub(crate) fn kick_rx(self: &Arc<Self>) {
+        self.device.queue_peer_on::<4>(self.serial_cpu, self.clone());
+    }
+
+    /// Drops what the consumers have not taken yet (device down, peer removal). Packets still with a worker are
+    /// dropped when they come back (the consumer finds the peer dead or the sockets closed).
+    pub(crate) fn purge_rings(&self) {
+        for ring in [&self.tx_ring, &self.rx_ring] {
+            loop {
+                let d = ring.lock().pop();
+                match d {
+                    Some(d) => drop(d),
+                    None => break,
+                }
+            }
+        }
+    }
+
+    /// Whether the peer still takes packets.
+    pub(crate) fn alive(&self) -> bool {
+        !self.dead.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The per-peer staging queue with per-flow fairness (issue 10: latency under load).
+//!
+//! The C driver stages packets in one FIFO and moves all of them into the crypt queues at once, so a bulk flow's
+//! burst (a 64 KiB GSO super-packet is 46 packets) sits in front of every packet of a small flow through the same
+//! peer. Here staged packets are kept in [`FLOWS`] queues by flow hash and leave in deficit round-robin order with
+//! priority for flows that just became active (the fq_codel scheduler, without CoDel): a flow that sends a packet
+//! now and then (a voice call, DNS, ACKs of the other direction) always finds its queue empty, so its packet is
+//! taken next. How much leaves the staging queue at once is bounded by the peer's in-flight limit (see
+//! `send::send_staged`), so the standing queue of a bulk flow stays here, where the small flows can pass it.
+//!
+//! The total is bounded by [`MAX_STAGED_PACKETS`]; over it, the head of the longest queue is dropped (as fq_codel
+//! does), which is the bulk flow's, not the small flow's.
+
+use kernel::{
+    new_spinlock_bh,
+    net::skbuff::{SkBuff, SkBuffHead},
+    prelude::*,
+    sync::SpinLockBh,
+};
+
+/// Flow queues per peer.
+pub(crate) const FLOWS: usize = 32;
+/// Packets staged per peer at most (the C `MAX_STAGED_PACKETS` is 128; one GSO super-packet alone can be 46).
+pub(crate) const MAX_STAGED_PACKETS: usize = 256;
+/// Bytes a flow may send per round (one MTU-sized packet, as fq_codel's default quantum).
+const QUANTUM: i32 = 1514;
+
+/// A small FIFO of flow numbers (each flow is on at most one list, so `FLOWS` entries suffice).
+struct FlowList {
+    ids: [u8; FLOWS],
+    head: usize,
+    len: usize,
+}
+
+impl FlowList {
+    const fn new() -> Self {
+        Self {
+            ids: [0; FLOWS],
+            head: 0,
+            len: 0,
+        }
+    }
+
+    fn front(&self) -> Option<usize> {
+        (self.len > 0).then(|| usize::from(self.ids[self.head]))
+    }
+
+    fn pop(&mut self) -> Option<usize> {
+        let f = self.front()?;
+        self.head = (self.head + 1) % FLOWS;
+        self.len -= 1;
+        Some(f)
+    }
+
+    fn push(&mut self, f: usize) {
+        if self.len < FLOWS {
+            self.ids[(self.head + self.len) % FLOWS] = f as u8;
+            self.len += 1;
+        }
+    }
+}
+
+/// Where a flow is scheduled.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum On {
+    /// Empty and on no list.
+    None,
+    /// On the new-flows list (served first).
+    New,
+    /// On the old-flows list.
+    Old,
+}
+
+/// Scheduler state; the packets themselves are in `Staging::flows`.
+struct Sched {
+    on: [On; FLOWS],
+    deficit: [i32; FLOWS],
+    bytes: [u32; FLOWS],
+    new_flows: FlowList,
+    old_flows: FlowList,
+    packets: usize,
+}
+
+/// A peer's staged packets (the C `staged_packet_queue`), by flow.
+///
+/// # Invariants
+///
+/// Changed only under `sched`: `flows[f]` holds `sched.bytes[f]` bytes; a non-empty flow is on exactly one of the
+/// lists; `sched.packets` is the number of packets in all flows.
+#[pin_data]
+pub(crate) struct Staging {
+    #[pin]
+    sched: SpinLockBh<Sched>,
+    #[pin]
+    flows: [SkBuffHead; FLOWS],
+}
+
+impl Staging {
+    /// An empty staging queue.
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            sched <- new_spinlock_bh!(Sched {
+                on: [On::None; FLOWS],
+                deficit: [0; FLOWS],
+                bytes: [0; FLOWS],
+                new_flows: FlowList::new(),
+                old_flows: FlowList::new(),
+                packets: 0,
+            }),
+            flows <- kernel::init::pin_init_array_from_fn(|_| SkBuffHead::new()),
+        }? Error)
+    }
+
+    /// Appends `skb` to the queue of its flow; over the bound, drops from the longest flow and returns the dropped
+    /// packet.
+    pub(crate) fn enqueue(&self, mut skb: SkBuff) -> Option<SkBuff> {
+        let f = skb.hash() as usize % FLOWS;
+        let len = skb.len() as u32;
+        let mut s = self.sched.lock();
+        self.flows[f].enqueue(skb);
+        s.bytes[f] = s.bytes[f].saturating_add(len);
+        s.packets += 1;
+        if s.on[f] == On::None {
+            s.on[f] = On::New;
+            s.deficit[f] = QUANTUM;
+            s.new_flows.push(f);
+        }
+        if s.packets <= MAX_STAGED_PACKETS {
+            return None;
+        }
+        // The fattest flow pays (its head is the oldest packet).
+        let fat = (0..FLOWS).max_by_key(|&i| s.bytes[i]).unwrap_or(f);
+        let old = self.flows[fat].dequeue()?;
+        s.bytes[fat] = s.bytes[fat].saturating_sub(old.len() as u32);
+        s.packets -= 1;
+        // An emptied flow stays on its list; `dequeue` takes it off.
+        Some(old)
+    }
+
+    /// Takes the next packet in fair order.
+    pub(crate) fn dequeue(&self) -> Option<SkBuff> {
+        let mut s = self.sched.lock();
+        loop {
+            let (f, from_new) = match s.new_flows.front() {
+                Some(f) => (f, true),
+                None => (s.old_flows.front()?, false),
+            };
+            if s.deficit[f] <= 0 {
+                // Used up its share this round: to the back of the old flows.
+                s.deficit[f] += QUANTUM;
+                if from_new {
+                    s.new_flows.pop();
+                } else {
+                    s.old_flows.pop();
+                }
+                s.on[f] = On::Old;
+                s.old_flows.push(f);
+                continue;
+            }
+            match self.flows[f].dequeue() {
+                Some(skb) => {
+                    let len = skb.len() as u32;
+                    s.bytes[f] = s.bytes[f].saturating_sub(len);
+                    s.deficit[f] -= len as i32;
+                    s.packets -= 1;
+                    return Some(skb);
+                }
+                None => {
+                    if from_new {
+                        s.new_flows.pop();
+                        // As fq_codel: an emptied new flow goes to the old list once, so that a flow cannot stay
+                        // "new" by always emptying its queue.
+                        if s.old_flows.len > 0 {
+                            s.on[f] = On::Old;
+                            s.old_flows.push(f);
+                        } else {
+                            s.on[f] = On::None;
+                        }
+                    } else {
+                        s.old_flows.pop();
+                        s.on[f] = On::None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Packets staged.
+    pub(crate) fn len(&self) -> usize {
+        self.sched.lock().packets
+    }
+
+    /// Whether nothing is staged.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops everything staged.
+    pub(crate) fn purge(&self) {
+        let mut s = self.sched.lock();
+        for f in 0..FLOWS {
+            self.flows[f].purge();
+            s.bytes[f] = 0;
+            s.deficit[f] = 0;
+            s.on[f] = On::None;
+        }
+        s.new_flows = FlowList::new();
+        s.old_flows = FlowList::new();
+        s.packets = 0;
+    }
+}
