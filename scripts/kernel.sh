@@ -148,7 +148,7 @@ config() {
 			echo "kernel: seeding $b from $nb"
 			rm -rf "$b.tmp" && mkdir -p "$b.tmp"
 			(cd "$nb" && tar --exclude=./modroot --exclude=./modroot.tmp -cf - .) | tar -xf - -C "$b.tmp"
-			rm -f "$b.tmp/.rust_wg_config" && mv "$b.tmp" "$b"
+			rm -f "$b.tmp/.rust_wg_config" && rm -rf "$b" && mv "$b.tmp" "$b"
 		fi
 	fi
 	mkdir -p "$b"
