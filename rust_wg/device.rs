@@ -133,9 +133,13 @@ pub(crate) struct Device {
     name: SpinLockBh<[u8; 16]>,
     /// The `net_device`, published while registered; cleared by `dellink` (see the module docs).
     pub(crate) netdev: Rcu<KBox<ARef<NetDevice>>>,
-    /// The namespace the device was created in, if different from the device's own: sockets live there. `None`
-    /// means "the device's namespace", which then needs no reference (a held one would keep the namespace alive).
-    creating_net: Option<ARef<Namespace>>,
+    /// The namespace the device was created in (newlink's source namespace): the sockets live there, even after the
+    /// device moved to another namespace (`ip link set wg0 netns ns1`).
+    ///
+    /// INTERIM: a counted reference, so the creating namespace lives as long as the device (the sockets, which hold
+    /// one too, already pin it while up). The C driver keeps an uncounted pointer and closes the sockets from a pernet
+    /// `pre_exit`; that needs sockets that do not pin their namespace (requested in REQUESTS.md, h5-conf 08:55).
+    creating_net: ARef<Namespace>,
     /// The UDP sockets while up. Written under `cfg`, read under RCU by the transmit path.
     pub(crate) sockets: Rcu<Arc<Sockets>>,
     /// The allowed-IPs trie. Written under `cfg` (copy on write), read under RCU.
@@ -211,13 +215,8 @@ impl Device {
 
     /// Opens the sockets on `port` in the creating namespace (the C `wg_socket_init`).
     pub(crate) fn open_sockets(self: &Arc<Self>, rtnl: &Rtnl, port: u16) -> Result<u16> {
-        let ns: ARef<Namespace> = match &self.creating_net {
-            Some(ns) => ns.clone(),
-            None => {
-                let dev = self.netdev().ok_or(ENODEV)?;
-                dev.net(rtnl).into()
-            }
-        };
+        let _ = rtnl;
+        let ns = self.creating_net.clone();
         let socks = Sockets::open(ns, port, self.clone())?;
         let port = socks.port();
         // The old sockets (if rebinding) are released after a grace period and after receive callbacks finish.
@@ -482,11 +481,7 @@ impl LinkOps for DevPriv {
         kernel::crypto::get_random_bytes(&mut secret);
         let checker = CookieChecker::new(None, &secret, now).map_err(|_| EINVAL)?;
         kernel::crypto::memzero_explicit(&mut secret);
-        let creating_net = if src_net.is(dev.net(rtnl)) {
-            None
-        } else {
-            Some(ARef::from(src_net))
-        };
+        let creating_net = ARef::from(src_net);
         // No WQ_MEM_RECLAIM (the C driver's queues have it): a rescuer thread per device made `ip link add` take
         // seconds under TCG. Handshakes can wait for memory; nothing in the reclaim path depends on them.
         let wq = OwnedQueue::new(c_str!("wg-rust"), workqueue::flags::CPU_INTENSIVE, 0)?;
