@@ -192,6 +192,7 @@ fn process(wg: &Arc<Device>, skb: SkBuff, under_load: bool) {
         crate::wg_debug!(wg, "Invalid handshake message (type {}), dropping packet", ty);
         return;
     };
+    peer.rx_stats(len);
     if let Some(src) = known_src {
         if peer.set_endpoint(src) {
             config::notify(|h| h.endpoint_changed, wg, &peer);
