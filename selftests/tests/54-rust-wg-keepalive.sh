@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# rust_wg persistent keepalive, observed through the transfer counters (wg show transfer): with
+# persistent-keepalive 1 on ns1 and no traffic, ns2 receives a 32-byte keepalive message about every second; with
+# it off again, nothing more arrives (the passive keepalive answers only data). Both sides rust_wg.ko + wg over genl.
+. "$RUST_WG_TOP/selftests/lib.sh"
+
+command -v wg >/dev/null || skip "wg (wireguard-tools) not installed"
+
+load_rust_wg || fail "insmod rust_wg"
+trap 'ns_cleanup; rust_wg_loaded && unload_rust_wg' EXIT
+wg_pair
+wait_ping "$NS1" 10.99.0.2 || fail "no handshake"
+# Let the passive keepalive that answers the last ping go out first (KEEPALIVE_TIMEOUT is 10 s).
+n1 wg set wg0 peer "$P2" persistent-keepalive 1
+sleep 1
+[ "$(n1 wg show wg0 persistent-keepalive)" = "$P2	1" ] || fail "persistent-keepalive reads $(n1 wg show wg0 persistent-keepalive)"
+read -r _ rx_a _ < <(n2 wg show wg0 transfer)
+sleep 5
+read -r _ rx_b _ < <(n2 wg show wg0 transfer)
+got=$((rx_b - rx_a))
+# 5 s at one keepalive (32 bytes) per second: at least 3, at most 7 (timer slack under TCG).
+((got >= 3 * 32 && got <= 7 * 32 && got % 32 == 0)) || fail "ns2 received $got bytes in 5 s of keepalives"
+log "persistent keepalive 1 s: $((got / 32)) keepalives in 5 s"
+
+n1 wg set wg0 peer "$P2" persistent-keepalive off
+sleep 1.5
+read -r _ rx_a _ < <(n2 wg show wg0 transfer)
+sleep 4
+read -r _ rx_b _ < <(n2 wg show wg0 transfer)
+((rx_b == rx_a)) || fail "ns2 still received $((rx_b - rx_a)) bytes with persistent keepalive off"
+log "persistent keepalive off: nothing sent"
