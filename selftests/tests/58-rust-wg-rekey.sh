@@ -21,11 +21,11 @@ k0=$(keypairs)
 read -r _ hs0 < <(n1 wg show wg0 latest-handshakes)
 log "first session: $k0 keypairs, handshake at $hs0"
 
-n1 ping -i 0.5 -w 135 -W 2 10.99.0.2 >"$RESULTS/55-ping.txt" 2>&1 || true
+n1 ping -i 0.5 -w 135 -W 2 10.99.0.2 >"$RESULTS/58-ping.txt" 2>&1 || true
 k1=$(keypairs)
 read -r _ hs1 < <(n1 wg show wg0 latest-handshakes)
-loss=$(sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p' "$RESULTS/55-ping.txt")
-tail -n 3 "$RESULTS/55-ping.txt"
+loss=$(sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p' "$RESULTS/58-ping.txt")
+tail -n 3 "$RESULTS/58-ping.txt"
 ((k1 >= k0 + 2)) || fail "no new session after 135 s: $k0 -> $k1 keypairs"
 ((hs1 >= hs0 + 115)) || fail "latest-handshake moved from $hs0 to $hs1 only"
 # At most 5% lost: the old session sends until the new one is confirmed.
