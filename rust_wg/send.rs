@@ -161,10 +161,7 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
                 rekey = true;
                 break;
             }
-            if !skb.is_empty() {
-                wg.stats.tx_packets.fetch_add(1, Ordering::Relaxed);
-                wg.stats.tx_bytes.fetch_add(skb.len() as u64, Ordering::Relaxed);
-            }
+            // Statistics are counted per message sent, in `socket::send_to_peer`.
             let Some(seq) = ring.reserve(skb.len()) else {
                 // Cannot happen (checked above); counted as an error rather than trusted.
                 tx_drop(wg, skb, DropReason::FULL_RING);
