@@ -324,6 +324,10 @@ impl Device {
                 let p = crate::peer::Peer::new(self, u.public_key, u.preshared_key.as_ref())
                     .map_err(ConfigError::from)?;
                 c.peers.insert(p.clone(), false, GFP_KERNEL)?;
+                if let Err(e) = p.start_napi() {
+                    drop(c.peers.remove_if(|x| Arc::ptr_eq(x, &p)));
+                    return Err(e.into());
+                }
                 (p, true)
             }
         };

@@ -22,7 +22,11 @@ use crate::staging::Staging;
 use crate::wg_debug;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::{
-    net::udp_tunnel::DstCache,
+    net::{
+        napi::{Napi, POLL_WEIGHT},
+        skbuff::SkBuffHead,
+        udp_tunnel::DstCache,
+    },
     new_mutex, new_spinlock_bh,
     prelude::*,
     sync::{Arc, Mutex, SpinLockBh},
@@ -125,6 +129,12 @@ pub(crate) struct Peer {
     /// Hands opened packets to the stack in order (the C per-peer NAPI poll).
     #[pin]
     pub(crate) rx_work: kernel::workqueue::Work<Peer, 4>,
+    /// Delivers received packets to GRO in order (the C `napi`); added to the device while the peer is listed.
+    #[pin]
+    pub(crate) napi: Napi<Peer>,
+    /// Packets the receive consumer checked, waiting for the NAPI poll.
+    #[pin]
+    pub(crate) deliver: SkBuffHead,
     /// The CPU the consumers run on (the C `serial_work_cpu`), so that a peer's packets enter one CPU's backlog.
     pub(crate) serial_cpu: u32,
     /// Bytes received and sent, for netlink.
@@ -185,6 +195,8 @@ impl Peer {
                 tx_ring <- new_spinlock_bh!(tx_ring),
                 rx_ring <- new_spinlock_bh!(rx_ring),
                 tx_work <- kernel::new_work!("wg-rust-tx"),
+                napi <- Napi::new(),
+                deliver <- SkBuffHead::new(),
                 rx_work <- kernel::new_work!("wg-rust-rx"),
                 serial_cpu,
                 rx_bytes: AtomicU64::new(0),
@@ -196,6 +208,18 @@ impl Peer {
         )?;
         wg_debug!(wg, "Peer {} created", id);
         Ok(p)
+    }
+
+    /// Adds the peer's NAPI context to the device and enables it, once the peer is listed (the context and the peer
+    /// then refer to each other until [`remove`] deletes the context).
+    pub(crate) fn start_napi(self: &Arc<Self>) -> Result {
+        let dev = self.device.netdev().ok_or(ENODEV)?;
+        self.napi.add_counted(self.clone(), dev, POLL_WEIGHT)?;
+        if let Err(e) = self.napi.enable() {
+            self.napi.del();
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// The persistent keepalive interval in seconds.
@@ -344,4 +368,7 @@ pub(crate) fn remove(wg: &Device, peer: &Arc<Peer>) {
     }
     drop(key);
     peer.stop();
+    // Waits for a running poll; drops the context's references to the peer and the device.
+    peer.napi.del();
+    peer.deliver.purge();
 }

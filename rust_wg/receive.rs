@@ -21,6 +21,8 @@ use core::sync::atomic::Ordering;
 use kernel::{
     crypto::chacha20poly1305,
     net::skbuff::{DropReason, InetAddr, SkBuff, SkBuffRef, ETH_P_IP, ETH_P_IPV6},
+    net::napi::{NapiPoll, PollContext},
+    prelude::*,
     sync::{rcu, Arc},
     workqueue::WorkItem,
 };
@@ -197,6 +199,11 @@ fn receive_in_order(peer: &Arc<Peer>) {
             consume_data(peer, &kp, skb);
         }
     }
+    if !peer.deliver.is_empty() {
+        // With bottom halves off, the poll runs on this CPU as soon as they are on again.
+        let _bh = rcu::read_lock_bh();
+        peer.napi.schedule();
+    }
     if done == CONSUMER_BUDGET {
         peer.kick_rx();
     }
@@ -323,8 +330,26 @@ fn deliver(wg: &Arc<Device>, peer: &Arc<Peer>, mut skb: SkBuff, now: u64) {
     let Some(dev) = wg.netdev() else {
         return drop_rx(wg, skb, DropReason::DEV_READY);
     };
+    dev.set_skb_dev(&mut skb);
     // Received bytes were counted per message (`Peer::rx_stats`).
-    if !dev.rx(skb) {
-        wg.stats.rx_dropped.fetch_add(1, Ordering::Relaxed);
+    // To GRO through the peer's NAPI context, scheduled when the consumer pass ends.
+    peer.deliver.enqueue(skb);
+}
+
+impl NapiPoll for Peer {
+    /// Hands the peer's checked packets to GRO, in order (the delivery half of the C `wg_packet_rx_poll`).
+    fn poll(this: Pin<&Self>, ctx: &mut PollContext<'_, Self>, budget: i32) -> i32 {
+        let mut n = 0;
+        while n < budget {
+            let Some(skb) = this.deliver.dequeue() else {
+                break;
+            };
+            ctx.gro_receive(skb);
+            n += 1;
+        }
+        if n < budget {
+            ctx.complete_done(n);
+        }
+        n
     }
 }
