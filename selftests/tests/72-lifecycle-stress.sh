@@ -21,7 +21,6 @@ cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	ns_cleanup
-	ip netns del rwg-ns3 2>/dev/null
 	rust_wg_loaded && unload_rust_wg
 	return 0
 }
