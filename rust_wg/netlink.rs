@@ -249,7 +249,11 @@ fn notify(cmd: u8, dev: &Device, peer: &Peer, with_endpoint: bool, with_handshak
     let Some(nd) = dev.netdev() else {
         return;
     };
-    let net = nd.net_get();
+    // Not `net_get`: this also runs from `dellink` while the namespace is dismantled (peer removal notifies),
+    // where taking a counted reference is a use-after-free ("refcount_t: addition on 0", seen in netns.sh).
+    let Some(net) = nd.net_try_get() else {
+        return;
+    };
     if !family.has_listeners(&net, GROUP_PEERS) {
         return;
     }
