@@ -249,8 +249,8 @@ fn notify(cmd: u8, dev: &Device, peer: &Peer, with_endpoint: bool, with_handshak
     let Some(nd) = dev.netdev() else {
         return;
     };
-    // Not `net_get`: this also runs from `dellink` while the namespace is dismantled (peer removal notifies),
-    // where taking a counted reference is a use-after-free ("refcount_t: addition on 0", seen in netns.sh).
+    // Not while the namespace is being dismantled (devices are deleted then): nobody listens, and taking a
+    // reference would be a use-after-free.
     let Some(net) = nd.net_try_get() else {
         return;
     };
