@@ -26,7 +26,7 @@ use crate::proto::{
 use crate::slots::Slots;
 use crate::socket::Sockets;
 use crate::{crypto::KernelCrypto, KIND};
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::{
     net::{
         dev::{self, Device as NetDevice, DeviceOps, PcpuStats, Setup, Stats64},
@@ -148,9 +148,6 @@ pub(crate) struct Device {
     pub(crate) wq: SpinLockBh<Option<OwnedQueue>>,
     /// Firewall mark for outgoing packets.
     pub(crate) fwmark: AtomicU32,
-    /// Set by `dellink` when the device's namespace is being dismantled: genl notifications must not take a
-    /// reference on it then (`get_net()` on a dying namespace is a use after free), so none are sent.
-    pub(crate) netns_dying: AtomicBool,
     /// Bumped on every configuration change.
     pub(crate) generation: AtomicU64,
     /// Counters reported by `ndo_get_stats64`.
@@ -545,7 +542,6 @@ impl LinkOps for DevPriv {
                 allowedips: Rcu::new(Some(table)),
                 wq <- new_spinlock_bh!(Some(wq)),
                 fwmark: AtomicU32::new(0),
-                netns_dying: AtomicBool::new(false),
                 generation: AtomicU64::new(0),
                 stats: Stats::default(),
                 ratelimit_scope: OBJECT_IDS.fetch_add(1, Ordering::Relaxed),
@@ -562,10 +558,6 @@ impl LinkOps for DevPriv {
     fn dellink(dev: &NetDevice<Self>, rtnl: &Rtnl) {
         let wg = dev.data().wg.clone();
         wg.refresh_name(dev.untyped(), rtnl);
-        // Called from `cleanup_net` when the namespace dies: its refcount is already zero.
-        if WeakNamespace::new(dev.untyped().net(rtnl)).upgrade().is_none() {
-            wg.netns_dying.store(true, Ordering::Relaxed);
-        }
         teardown(&wg);
     }
 }

@@ -246,9 +246,6 @@ fn notify(cmd: u8, dev: &Device, peer: &Peer, with_endpoint: bool, with_handshak
     let Some(family) = FAMILY.get(&g) else {
         return;
     };
-    if dev.netns_dying.load(core::sync::atomic::Ordering::Relaxed) {
-        return;
-    }
     let Some(nd) = dev.netdev() else {
         return;
     };
