@@ -3,10 +3,13 @@
 #
 # Runs inside the benchmark VM, as root: `bash bench/guest.sh ENVFILE` (written by bench/run.sh).
 #
-# For every implementation (veth = no tunnel, the ceiling; c = wireguard.ko; go = wireguard-go; rust = rust_wg.ko
-# under a renamed link kind) two namespaces are joined by a veth pair with the tunnel between them, and each
-# measurement of docs/BENCHMARKS.md runs once per round. Rounds are interleaved across implementations (round 1: veth
-# c go rust, round 2: ...), so a change of load on the shared host hits every implementation alike.
+# For every implementation (veth = no tunnel, the ceiling; c = wireguard.ko; go = wireguard-go; rust = rust_wg as
+# rustwg_alt.ko, link kind and genl family "rustwg"; ipsec_chacha / ipsec_gcm = ESP tunnel mode with static SAs;
+# ovpn_chacha / ovpn_gcm = OpenVPN over UDP) two namespaces are joined by a veth pair with the tunnel between them,
+# and each measurement of docs/BENCHMARKS.md runs once per round. Rounds are interleaved across implementations
+# (round 1: c rust veth go ..., round 2: ...), so a change of load on the shared host hits every implementation alike.
+# PARTS selects the measurement groups: traffic (throughput, latency, CPU), flood (handshakes under a flood), scale
+# (config set/dump, memory per peer), crypto (the crypto ceiling).
 #
 # Nothing here interprets results: raw tool output goes to $OUT/raw/<impl>/r<round>/ and bench/report.py reads it.
 # Only the namespaces' own addresses are used: 192.168.241.0/24 on the veth, 10.241.0.0/24 inside the tunnels.
@@ -27,19 +30,22 @@ note "guest up $(cut -d' ' -f1 /proc/uptime)s after boot"
 status() { echo "$1 $2 ${3:-}" >>"$OUT/status.txt"; }
 now() { echo "$EPOCHREALTIME"; }
 
-# Background processes of the current implementation (servers, wireguard-go), killed by PID at teardown.
+part() { [[ ",$PARTS," == *",$1,"* ]]; } # part NAME: that measurement group was selected
+
+# Background processes of the current implementation (servers, wireguard-go, openvpn), killed by PID at teardown;
+# DAEMON_PIDS are the tunnel daemons whose CPU time counts as the implementation's.
 PIDS=()
-GO_PIDS=()
+DAEMON_PIDS=()
 teardown() {
 	local p
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do timeout 5 tail --pid="$p" -f /dev/null 2>/dev/null || true; done
-	PIDS=() GO_PIDS=()
+	PIDS=() DAEMON_PIDS=()
 	ns_cleanup
 }
 final_cleanup() {
 	teardown
-	rmmod rust_wg 2>/dev/null || true
+	rmmod "$(basename "$RUST_WG_KO" .ko)" 2>/dev/null || true
 	modprobe -d "$MODROOT" -r wireguard 2>/dev/null || true
 	rm -rf "$TMPD"
 	sync
@@ -91,7 +97,7 @@ tunnel_up() {
 
 start_go() { # NS IFNAME: a wireguard-go daemon in the foreground of a background job
 	ip netns exec "$1" env WG_PROCESS_FOREGROUND=1 LOG_LEVEL=error wireguard-go -f "$2" >>"$OUT/guest.log" 2>&1 &
-	PIDS+=($!) GO_PIDS+=($!)
+	PIDS+=($!) DAEMON_PIDS+=($!)
 	wait_until 10 test -S "/var/run/wireguard/$2.sock"
 }
 
@@ -122,14 +128,109 @@ setup_rust() {
 	tunnel_up wgr1 wgr2
 }
 
-# CPU accounting: "/proc/stat cpu fields (USER_HZ ticks) | kworker utime+stime | wireguard-go utime+stime |
+# In-kernel IPsec (issue 11): ESP in tunnel mode with static SAs (no IKE daemon), v4 outer between the veth
+# addresses. The inner addresses sit on lo; the route to the other inner address has wg's MTU (1420) so that packet
+# sizes match the WireGuard slots, and the xfrm policies send it through the SA.
+ipsec_alg() { # IMPL: the AEAD template and its key length (key + 4-byte salt)
+	case $1 in
+	ipsec_chacha) echo "rfc7539esp(chacha20,poly1305) 36" ;;
+	ipsec_gcm) echo "rfc4106(gcm(aes)) 36" ;;
+	esac
+}
+hexkey() { echo "0x$(head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n')"; }
+ipsec_sa() { # NS ALG KEY12 KEY21: both SAs (1 -> 2 spi 0x1001, 2 -> 1 spi 0x1002) into NS
+	ip -n "$1" xfrm state add src 192.168.241.1 dst 192.168.241.2 proto esp spi 0x1001 reqid 1 mode tunnel \
+		aead "$2" "$3" 128
+	ip -n "$1" xfrm state add src 192.168.241.2 dst 192.168.241.1 proto esp spi 0x1002 reqid 2 mode tunnel \
+		aead "$2" "$4" 128
+}
+ipsec_policy() { # NS LOCAL REMOTE OUTREQID INREQID (LOCAL/REMOTE: 1 or 2)
+	ip -n "$1" xfrm policy add src "10.241.0.$2/32" dst "10.241.0.$3/32" dir out \
+		tmpl src "192.168.241.$2" dst "192.168.241.$3" proto esp reqid "$4" mode tunnel
+	ip -n "$1" xfrm policy add src "10.241.0.$3/32" dst "10.241.0.$2/32" dir in \
+		tmpl src "192.168.241.$3" dst "192.168.241.$2" proto esp reqid "$5" mode tunnel
+}
+setup_ipsec() { # IMPL
+	local alg len k12 k21
+	read -r alg len <<<"$(ipsec_alg "$1")"
+	ns_pair
+	k12=$(hexkey "$len") k21=$(hexkey "$len")
+	ipsec_sa "$NS1" "$alg" "$k12" "$k21"
+	ipsec_sa "$NS2" "$alg" "$k12" "$k21"
+	ipsec_policy "$NS1" 1 2 1 2
+	ipsec_policy "$NS2" 2 1 2 1
+	ip -n "$NS1" addr add 10.241.0.1/32 dev lo
+	ip -n "$NS2" addr add 10.241.0.2/32 dev lo
+	ip -n "$NS1" route add 10.241.0.2/32 dev veth1 src 10.241.0.1 mtu 1420
+	ip -n "$NS2" route add 10.241.0.1/32 dev veth2 src 10.241.0.2 mtu 1420
+	DST=10.241.0.2 RXIF=veth2 # decapsulated packets are not counted on any interface: CPU per Gbit uses ESP bytes
+	wait_until 10 n1 ping -c 1 -W 1 -q "$DST"
+}
+setup_ipsec_chacha() { setup_ipsec ipsec_chacha; }
+setup_ipsec_gcm() { setup_ipsec ipsec_gcm; }
+ipsec_probe() { # IMPL: can this kernel do it? Prints the reason when not.
+	local alg len err
+	read -r alg len <<<"$(ipsec_alg "$1")"
+	ip netns add rwg-probe 2>/dev/null || true
+	if ! err=$(ip -n rwg-probe xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 1 mode tunnel \
+		aead "$alg" "$(hexkey "$len")" 128 2>&1); then
+		ip netns del rwg-probe
+		echo "kernel lacks XFRM_USER/INET_ESP or $alg: ${err:-error}"
+		return 1
+	fi
+	ip netns del rwg-probe
+}
+
+# OpenVPN (issue 11): the Debian package in point-to-point TLS mode over UDP, one process per namespace, with the
+# data channel cipher pinned by --data-ciphers, wg's MTU (1420) on the tun device, and no DCO (userspace data path,
+# as Debian ships it without the ovpn-dco module). Certificates: a throwaway CA made at run time.
+ovpn_certs() {
+	local d=$TMPD/ovpn n
+	[ -f "$d/client.crt" ] && return 0
+	mkdir -p "$d"
+	printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n' >"$d/leaf.ext"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj /CN=rust_wg-bench-ca -keyout "$d/ca.key" -out "$d/ca.crt" 2>>"$OUT/guest.log"
+	for n in server client; do
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$n" \
+			-keyout "$d/$n.key" -out "$d/$n.csr" 2>>"$OUT/guest.log"
+		openssl x509 -req -in "$d/$n.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+			-extfile "$d/leaf.ext" -out "$d/$n.crt" 2>>"$OUT/guest.log"
+	done
+}
+ovpn_cipher() { case $1 in ovpn_chacha) echo CHACHA20-POLY1305 ;; ovpn_gcm) echo AES-256-GCM ;; esac; }
+start_ovpn() { # NS LOCAL REMOTE ROLE CIPHER LOGFILE
+	local d=$TMPD/ovpn role=$4
+	ip netns exec "$1" openvpn --dev "ovpn$2" --dev-type tun --proto udp4 --port 1194 \
+		--local "192.168.241.$2" --remote "192.168.241.$3" --ifconfig "10.241.0.$2" "10.241.0.$3" \
+		--tun-mtu 1420 --data-ciphers "$5" --data-ciphers-fallback "$5" --disable-dco \
+		--ca "$d/ca.crt" --cert "$d/$role.crt" --key "$d/$role.key" --dh none "--tls-$role" \
+		--ping 10 --ping-restart 120 --verb 3 --mute-replay-warnings >"$6" 2>&1 &
+	PIDS+=($!) DAEMON_PIDS+=($!)
+}
+setup_ovpn() { # IMPL
+	local c
+	c=$(ovpn_cipher "$1")
+	ns_pair
+	ovpn_certs
+	start_ovpn "$NS2" 2 1 server "$c" "$TMPD/ovpn-server.log"
+	start_ovpn "$NS1" 1 2 client "$c" "$TMPD/ovpn-client.log"
+	DST=10.241.0.2 RXIF=ovpn2
+	wait_until 60 n1 ping -c 1 -W 1 -q "$DST" || { cat "$TMPD/ovpn-client.log" "$TMPD/ovpn-server.log"; return 1; }
+	# What the two ends agreed on, for the report.
+	grep -h "Data Channel: cipher\|Control Channel:" "$TMPD/ovpn-client.log" | head -n 2 | sed "s/^/$1: /" >>"$OUT/guest.log"
+	grep -q "Data Channel: cipher '$c'" "$TMPD/ovpn-client.log" || { echo "openvpn did not agree on $c"; return 1; }
+}
+setup_ovpn_chacha() { setup_ovpn ovpn_chacha; }
+setup_ovpn_gcm() { setup_ovpn ovpn_gcm; }
+# CPU accounting: "/proc/stat cpu fields (USER_HZ ticks) | kworker utime+stime | daemon (wireguard-go, openvpn) utime+stime |
 # bytes received by the inner interface in ns2 ($RXIF) | wall clock".
 ticks_of() { # AWK-FILTER: sum utime+stime of matching tasks (comm is field 2; kworker names have no spaces)
 	cat /proc/[0-9]*/stat 2>/dev/null | awk "$1"' { s += $14 + $15 } END { print s + 0 }'
 }
 cpu_snap() {
 	local go=0 p
-	for p in "${GO_PIDS[@]}"; do
+	for p in "${DAEMON_PIDS[@]}"; do
 		go=$((go + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
 	done
 	echo "$(head -n1 /proc/stat | cut -d' ' -f3-) | $(ticks_of '$2 ~ /^\(kworker/') | $go | $(n2 cat "/sys/class/net/$RXIF/statistics/rx_bytes") | $EPOCHREALTIME"
@@ -170,7 +271,8 @@ measure_traffic() { # DIR
 	cpu_snap >>"$d/cpu_tcp1.txt"
 	iperf "$d/tcp1_rev.json" -t "$DUR" -O 1 -R
 	iperf "$d/tcp4_fwd.json" -t "$DUR" -O 1 -P 4
-	iperf "$d/tcp4_rev.json" -t "$DUR" -O 1 -P 4 -R
+	# Quick runs leave out the 4-stream reverse run (the slowest to set up under TCG).
+	((QUICK)) || iperf "$d/tcp4_rev.json" -t "$DUR" -O 1 -P 4 -R
 	# UDP at a fixed inner packet size: 64 and 1420 bytes of IPv4 packet = payload + 28 bytes of IP/UDP header.
 	iperf "$d/udp64.json" -t "$DUR" -u -b 0 -l 36
 	iperf "$d/udp1420.json" -t "$DUR" -u -b 0 -l 1392
@@ -206,7 +308,7 @@ scale_one() { # IMPL TOOL FAMILY IFNAME OUTFILE CONF PEERS
 		2>>"$OUT/guest.log" || ok=0
 	t1=$(now)
 	echo "after $(meminfo)" >>"$out"
-	for p in "${GO_PIDS[@]}"; do rss=$((rss + $(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0))); done
+	for p in "${DAEMON_PIDS[@]}"; do rss=$((rss + $(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0))); done
 	echo "set_s $(elapsed "$t0" "$t1") ok $ok timeout $SCALE_TIMEOUT" >>"$out"
 	if ((ok)); then
 		t2=$(now)
@@ -217,8 +319,8 @@ scale_one() { # IMPL TOOL FAMILY IFNAME OUTFILE CONF PEERS
 	echo "go_rss_kib $rss" >>"$out"
 	ip -n "$NS1" link del "$ifn" 2>/dev/null || true
 	if [ "$impl" = go ]; then
-		kill "${GO_PIDS[-1]}" 2>/dev/null || true
-		timeout 10 tail --pid="${GO_PIDS[-1]}" -f /dev/null 2>/dev/null || true
+		kill "${DAEMON_PIDS[-1]}" 2>/dev/null || true
+		timeout 10 tail --pid="${DAEMON_PIDS[-1]}" -f /dev/null 2>/dev/null || true
 	fi
 }
 measure_scale() { # IMPL DIR ROUND
@@ -227,13 +329,44 @@ measure_scale() { # IMPL DIR ROUND
 	c)
 		scale_one c wg wireguard wgcs "$d/scale_wg.txt" "$full" "$SCALE_PEERS"
 		# wgctl against the C driver (the same tool as rust_wg uses): in the first round only, to save time.
-		if [ -x "$WGCTL" ] && [ "$3" = 1 ]; then
+		if [ -x "$WGCTL" ] && [ "$3" = 1 ] && ((SCALE_WGCTL_ON_C)); then
 			scale_one c wgctl wireguard wgcs "$d/scale_wgctl.txt" "$full" "$SCALE_PEERS"
 		fi ;;
 	# wireguard-go sets peers over its text UAPI ten times slower per peer under TCG: a twentieth of the peers.
 	go) scale_one go wg wireguard wggs "$d/scale_wg.txt" "$TMPD/scale-go.conf" "$SCALE_PEERS_GO" ;;
 	rust) scale_one rust wgctl "$RUST_FAMILY" wgrs "$d/scale_wgctl.txt" "$full" "$SCALE_PEERS" ;;
 	esac
+}
+
+# Handshake flood: the ns2 end of the tunnel (the victim, private key k2) gets FLOOD_IDS more peers, identity i with
+# endpoint 10.250.0.<i>:40000 in ns1, from where bench/hsflood sends FLOOD_FRESH valid initiations per second in
+# all, answering cookie replies like a real initiator, plus a flood of replayed initiations as fast as it can (see
+# its docstring). The flooder runs on vCPU 0, the victim's handshake workers wherever the implementation puts them.
+# Counted: initiations sent, cookie replies and handshake responses received, and the CPU snapshots around it.
+measure_flood() { # DIR
+	local d=$1 i
+	if ! [ -s "$TMPD/flood-ids.txt" ]; then
+		"$HSFLOOD" keys "$FLOOD_IDS" >"$TMPD/flood-ids.txt"
+		{ echo "[Interface]"; awk '{ print ""; print "[Peer]"; print "PublicKey = " $2;
+			print "Endpoint = 10.250.0." NR ":40000" }' "$TMPD/flood-ids.txt"; } >"$TMPD/flood.conf"
+	fi
+	cfg "$NS2" addconf "$RXIF" "$TMPD/flood.conf" || { note "flood: addconf failed"; return 1; }
+	for i in $(seq 1 "$FLOOD_IDS"); do echo "addr add 10.250.0.$i/24 dev veth1"; done | ip -n "$NS1" -batch - ||
+		{ note "flood: source addresses"; return 1; }
+	ip -n "$NS2" route add 10.250.0.0/24 dev veth2
+	# The tool takes the CPU snapshots itself, around its sending window. First the baseline: fresh initiations only,
+	# 40/s for 3 s (below every implementation's under-load threshold), answered until the victim is done.
+	FLOOD_DAEMON_PIDS="${DAEMON_PIDS[*]}" n1 taskset -c 0 timeout -k 5 60 "$HSFLOOD" fresh "$P2" \
+		192.168.241.2:51822 "$TMPD/flood-ids.txt" 10.250.0. 3 40 "$d/cpu_fresh.txt" \
+		>"$d/fresh.txt" 2>>"$OUT/guest.log" || note "flood tool (baseline) failed"
+	FLOOD_DAEMON_PIDS="${DAEMON_PIDS[*]}" n1 taskset -c 0 timeout -k 5 $((FLOOD_DUR + 60)) "$HSFLOOD" flood "$P2" \
+		192.168.241.2:51822 "$TMPD/flood-ids.txt" 10.250.0. "$FLOOD_DUR" "$FLOOD_FRESH" "$d/cpu_flood.txt" \
+		>"$d/flood.txt" 2>>"$OUT/guest.log" || note "flood tool failed"
+	# The flooded device still carries traffic afterwards (what a user would notice), bounded wait.
+	local t0
+	t0=$(now)
+	if wait_until 20 n1 ping -c 1 -W 1 -q "$DST"; then echo "ping_after_s $(elapsed "$t0" "$(now)")" >>"$d/flood.txt"
+	else echo "ping_after_s none" >>"$d/flood.txt"; fi
 }
 
 # --- system description -----------------------------------------------------------------------------------------
@@ -252,6 +385,9 @@ measure_scale() { # IMPL DIR ROUND
 	echo "wireguard_go $(wireguard-go --version 2>&1 | head -n1)"
 	echo "wg $(wg --version 2>&1 | head -n1)"
 	echo "openssl $(openssl version)"
+	echo "openvpn $(openvpn --version 2>/dev/null | head -n1 || echo none)"
+	echo "python $("$PY" --version 2>&1)"
+	echo "parts $PARTS"
 } >"$OUT/sysinfo.txt"
 
 # --- which implementations can run ------------------------------------------------------------------------------
@@ -268,27 +404,48 @@ for impl in $IMPLS; do
 			avail[go]=1; status go available "$(wireguard-go --version 2>&1 | head -n1)"
 		else status go unavailable "wireguard-go or /dev/net/tun missing"; fi ;;
 	rust)
-		if ! [ -f "$RUST_WG_KO" ]; then status rust unavailable "rust_wg.ko not built"
-		elif ! err=$(insmod "$RUST_WG_KO" $RUST_PARAMS 2>&1); then
-			status rust unavailable "insmod rust_wg.ko $RUST_PARAMS failed: ${err##*: }"
-		elif ! ip link add rwgprobe type "$RUST_KIND" 2>>"$OUT/guest.log"; then status rust unavailable "ip link add type $RUST_KIND: not supported yet"
+		ko=$(basename "$RUST_WG_KO")
+		if ! [ -f "$RUST_WG_KO" ]; then status rust unavailable "$ko not built"
+		elif ! err=$(insmod "$RUST_WG_KO" 2>&1); then status rust unavailable "insmod $ko failed: ${err##*: }"
+		elif ! ip link add rwgprobe type "$RUST_KIND" 2>>"$OUT/guest.log"; then status rust unavailable "ip link add type $RUST_KIND: not supported"
 		elif ! [ -x "$WGCTL" ]; then ip link del rwgprobe; status rust unavailable "wgctl not built"
-		else ip link del rwgprobe; avail[rust]=1; status rust available "rust_wg.ko as link kind $RUST_KIND"; fi ;;
+		elif ! "$WGCTL" --family "$RUST_FAMILY" show rwgprobe >/dev/null 2>>"$OUT/guest.log"; then
+			ip link del rwgprobe; status rust unavailable "wgctl --family $RUST_FAMILY show failed"
+		else ip link del rwgprobe; avail[rust]=1; status rust available "$ko (link kind $RUST_KIND, genl family $RUST_FAMILY, wgctl)"; fi ;;
+	ipsec_chacha | ipsec_gcm)
+		if reason=$(ipsec_probe "$impl"); then avail[$impl]=1; status "$impl" available "ESP tunnel mode, $(ipsec_alg "$impl" | cut -d' ' -f1), static SAs"
+		else status "$impl" unavailable "$reason"; fi ;;
+	ovpn_chacha | ovpn_gcm)
+		[ -c /dev/net/tun ] || { mkdir -p /dev/net && mknod /dev/net/tun c 10 200; } 2>/dev/null || true
+		if ! command -v openvpn >/dev/null; then status "$impl" unavailable "openvpn not installed"
+		elif ! [ -c /dev/net/tun ]; then status "$impl" unavailable "no /dev/net/tun (CONFIG_TUN)"
+		else avail[$impl]=1; status "$impl" available "$(openvpn --version | head -n1 | cut -d' ' -f1-2), UDP, $(ovpn_cipher "$impl"), no DCO"; fi ;;
 	*) status "$impl" unavailable "unknown implementation" ;;
 	esac
 done
 
-# --- the crypto ceiling (userspace OpenSSL, one vCPU) -----------------------------------------------------------
-for r in $(seq 1 "$RUNS"); do
-	taskset -c 1 timeout 60 openssl speed -mr -evp chacha20-poly1305 -bytes 1420 -seconds 3 \
-		>"$OUT/raw/crypto_r$r.txt" 2>/dev/null || note "openssl speed failed"
-done
+# --- the crypto ceiling, one vCPU ---------------------------------------------------------------------------------
+# The kernel's own AEADs through AF_ALG (rfc7539(chacha20,poly1305) uses the same arch ChaCha20 and Poly1305 code as
+# wireguard's lib/crypto; gcm(aes) is what IPsec-GCM uses), and userspace OpenSSL (what OpenVPN uses).
+if part crypto; then
+	for r in $(seq 1 "$RUNS"); do
+		for a in chacha20poly1305 aes256gcm; do
+			taskset -c 1 timeout 60 "$PY" "$BENCH/afalg.py" "$a" 1420 "$CRYPTO_SECONDS" \
+				>"$OUT/raw/crypto_kernel_${a}_r$r.txt" 2>>"$OUT/guest.log" || true
+		done
+		taskset -c 1 timeout 60 openssl speed -mr -evp chacha20-poly1305 -bytes 1420 -seconds "$CRYPTO_SECONDS" \
+			>"$OUT/raw/crypto_r$r.txt" 2>/dev/null || note "openssl speed failed"
+		taskset -c 1 timeout 60 openssl speed -mr -evp aes-256-gcm -bytes 1420 -seconds "$CRYPTO_SECONDS" \
+			>"$OUT/raw/crypto_openssl_aes256gcm_r$r.txt" 2>/dev/null || note "openssl speed failed"
+	done
+fi
 
 # --- rounds -----------------------------------------------------------------------------------------------------
 for r in $(seq 1 "$RUNS"); do
-	if ((SCALE_PEERS > 0)); then
-		"$PY" "$BENCH/genconf.py" "$SCALE_PEERS" "$SCALE_IPS_PER_PEER" "$r" >"$TMPD/scale.conf"
-		"$PY" "$BENCH/genconf.py" "$SCALE_PEERS_GO" "$SCALE_IPS_PER_PEER" "$r" >"$TMPD/scale-go.conf"
+	# The configurations were generated on the host (bench/run.sh), where Python is not slowed down by TCG.
+	if ((SCALE_PEERS > 0)) && part scale; then
+		cp "$OUT/scale-r$r.conf" "$TMPD/scale.conf"
+		cp "$OUT/scale-go-r$r.conf" "$TMPD/scale-go.conf"
 	fi
 	for impl in $IMPLS; do
 		[ -n "${avail[$impl]:-}" ] || continue
@@ -303,13 +460,19 @@ for r in $(seq 1 "$RUNS"); do
 		if ! "setup_$impl" >>"$OUT/guest.log" 2>&1; then
 			note "$impl: setup failed in round $r"
 			status "$impl" failed "setup failed in round $r (see guest.log)"
-			[ "$impl" = rust ] && unset 'avail[rust]'
+			unset "avail[$impl]"
 			teardown
 			continue
 		fi
 		t=$EPOCHSECONDS
-		measure_traffic "$d" || note "$impl round $r: traffic measurements incomplete"
-		((SCALE_PEERS > 0)) && [ "$impl" != veth ] && { measure_scale "$impl" "$d" "$r" || note "$impl round $r: scale incomplete"; }
+		if part traffic; then measure_traffic "$d" || note "$impl round $r: traffic measurements incomplete"; fi
+		case $impl in
+		c | go | rust)
+			if part flood && [ -x "$HSFLOOD" ]; then measure_flood "$d" || note "$impl round $r: flood incomplete"; fi
+			if part scale && ((SCALE_PEERS > 0)); then
+				measure_scale "$impl" "$d" "$r" || note "$impl round $r: scale incomplete"
+			fi ;;
+		esac
 		note "round $r: $impl done in $((EPOCHSECONDS - t))s"
 		teardown
 	done

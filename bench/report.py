@@ -14,9 +14,16 @@ import os
 import statistics
 import sys
 
-IMPLS = ["veth", "c", "go", "rust"]
-NAMES = {"veth": "veth (no tunnel)", "c": "C wireguard.ko", "go": "wireguard-go", "rust": "rust_wg"}
-RATIOS = [("rust", "c"), ("rust", "go"), ("go", "c"), ("c", "veth"), ("go", "veth"), ("rust", "veth")]
+WG = ["veth", "c", "go", "rust"]
+OTHERS = ["ipsec_chacha", "ipsec_gcm", "ovpn_chacha", "ovpn_gcm"]
+IMPLS = WG + OTHERS
+NAMES = {"veth": "veth (no tunnel)", "c": "C wireguard.ko", "go": "wireguard-go", "rust": "rust_wg",
+         "ipsec_chacha": "IPsec ESP chacha20poly1305", "ipsec_gcm": "IPsec ESP AES-256-GCM",
+         "ovpn_chacha": "OpenVPN CHACHA20-POLY1305", "ovpn_gcm": "OpenVPN AES-256-GCM"}
+SHORT = {"veth": "veth", "c": "C", "go": "go", "rust": "rust_wg", "ipsec_chacha": "ipsec-cc",
+         "ipsec_gcm": "ipsec-gcm", "ovpn_chacha": "ovpn-cc", "ovpn_gcm": "ovpn-gcm"}
+RATIOS = [("rust", "c"), ("rust", "go"), ("go", "c"), ("c", "veth"), ("go", "veth"), ("rust", "veth")] + \
+    [(o, b) for o in OTHERS for b in ("rust", "c")]
 
 # name: (unit, better, description)
 METRICS = {
@@ -54,8 +61,27 @@ METRICS = {
     "config_dump_wgctl_s": ("s", "lower", "`show dump` with wgctl"),
     "config_mem_per_peer_bytes": ("bytes", "lower", "MemAvailable drop per peer after setconf (incl. its allowed IPs)"),
     "config_slab_per_peer_bytes": ("bytes", "lower", "Slab + Percpu growth per peer after setconf"),
-    "handshakes_per_s": ("handshakes/s", "higher", "handshakes completed under a flood (not measured yet)"),
+    "handshakes_per_s": ("handshakes/s", "higher",
+                         "handshake responses the flooder received per second under a flood of valid initiations "
+                         "(cookies engaged: it answers cookie replies with mac2, like a real initiator)"),
+    "handshakes_unflooded_per_s": ("handshakes/s", "higher",
+                                   "handshakes completed per second without a flood (40 initiations/s for 3 s, "
+                                   "until the victim has answered them all): the responder's capacity"),
+    "handshake_unflooded_cpu_ms_per_handshake": ("CPU ms", "lower",
+                                                 "softirq + kworker + daemon CPU time per handshake without a flood"),
+    "handshake_flood_sent_per_s": ("initiations/s", "higher",
+                                   "initiations the flooder sent per second (replays and fresh ones)"),
+    "handshake_fresh_per_s": ("initiations/s", "higher",
+                              "fresh (completable) initiations sent per second among the flood"),
+    "handshake_cookie_replies_per_s": ("replies/s", "higher", "cookie replies received per second (0: never under load)"),
+    "handshake_victim_cpu_fraction": ("of all vCPUs", "lower",
+                                      "softirq + kworker + daemon CPU time during the flood, share of the VM's CPUs"),
+    "handshake_victim_cpu_ms_per_handshake": ("CPU ms", "lower",
+                                              "softirq + kworker + daemon CPU time per completed handshake"),
+    "handshake_recovery_s": ("s", "lower", "time until the flooded tunnel carries a ping again after the flood"),
 }
+# Metrics that exist for the comparison set (IPsec, OpenVPN): traffic only.
+TRAFFIC = [m for m in METRICS if m.startswith(("tcp", "udp", "rtt", "cpu"))]
 
 
 def kv(path):
@@ -117,6 +143,51 @@ def irtt_samples(path):
     rts = j["round_trips"]
     rtts = sorted(rt["delay"]["rtt"] / 1e6 for rt in rts if "rtt" in (rt.get("delay") or {}))
     return rtts, 100.0 * (len(rts) - len(rtts)) / len(rts), len(rts)
+
+
+def cpu_delta(path, user_hz):
+    """CPU seconds by category between the two snapshots of a cpu_*.txt file, or None."""
+    try:
+        lines = [line.split("|") for line in open(path).read().splitlines()]
+    except OSError:
+        return None
+    if len(lines) != 2 or any(len(x) != 5 for x in lines):
+        return None
+    (s0, kw0, go0, rx0, t0), (s1, kw1, go1, rx1, t1) = lines
+    a, b = [int(x) for x in s0.split()], [int(x) for x in s1.split()]
+    d = [y - x for x, y in zip(a, b)]
+    return {"busy": (d[0] + d[1] + d[2] + d[5] + d[6] + d[7]) / user_hz, "idle": (d[3] + d[4]) / user_hz,
+            "softirq": d[6] / user_hz, "kworker": (int(kw1) - int(kw0)) / user_hz,
+            "daemon": (int(go1) - int(go0)) / user_hz, "rx_bytes": int(rx1) - int(rx0),
+            "wall": float(t1) - float(t0)}
+
+
+def flood_metrics(d, user_hz, vcpus):
+    out = {}
+    f = kv(os.path.join(d, "fresh.txt"))
+    if "responses_per_s" in f:
+        out["handshakes_unflooded_per_s"] = float(f["responses_per_s"])
+        c = cpu_delta(os.path.join(d, "cpu_fresh.txt"), user_hz)
+        if c and int(f.get("responses", "0")) > 0:
+            out["handshake_unflooded_cpu_ms_per_handshake"] = (
+                (c["softirq"] + c["kworker"] + c["daemon"]) * 1000 / int(f["responses"]))
+    f = kv(os.path.join(d, "flood.txt"))
+    if "responses_per_s" not in f:
+        return out
+    out.update({"handshakes_per_s": float(f["responses_per_s"]), "handshake_flood_sent_per_s": float(f["sent_per_s"]),
+           "handshake_fresh_per_s": float(f["fresh_per_s"]) if "fresh_per_s" in f else None,
+           "handshake_cookie_replies_per_s": float(f["cookie_replies_per_s"])})
+    c = cpu_delta(os.path.join(d, "cpu_flood.txt"), user_hz)
+    if c and c["wall"] > 0:
+        victim = c["softirq"] + c["kworker"] + c["daemon"]
+        out["handshake_victim_cpu_fraction"] = victim / (c["wall"] * max(vcpus, 1))
+        if int(f.get("responses", "0")) > 0:
+            out["handshake_victim_cpu_ms_per_handshake"] = victim * 1000 / int(f["responses"])
+    try:
+        out["handshake_recovery_s"] = float(f.get("ping_after_s"))
+    except (TypeError, ValueError):
+        pass
+    return out
 
 
 def cpu_metrics(path, user_hz):
@@ -199,6 +270,7 @@ def main():
     peers = int(host.get("scale_peers", "0"))
     ips = peers * int(host.get("scale_ips_per_peer", "0"))
 
+    vcpus = int(sysinfo.get("vcpus", "0") or 0)
     status = {}
     for line in open(os.path.join(raw, "status.txt")):
         impl, st, *reason = line.split(" ", 2)
@@ -241,6 +313,7 @@ def main():
                 w = scale_metrics(os.path.join(d, "scale_wgctl.txt"), peers, notes[impl])
                 m["config_set_wgctl_s"] = w.get("set_s")
                 m["config_dump_wgctl_s"] = w.get("dump_s")
+            m.update(flood_metrics(d, user_hz, vcpus))
             for k, v in m.items():
                 per_run[impl].setdefault(k, []).append(v)
 
@@ -258,15 +331,10 @@ def main():
             ratios["%s/%s" % (a, b)] = (ra["median"] / rb["median"]) if ra and rb and rb["median"] else None
         metrics[name] = {"unit": unit, "better": better, "description": desc, "results": results, "ratios": ratios}
 
-    crypto = []
-    for f in sorted(os.listdir(raw + "/raw")):
-        if f.startswith("crypto_r"):
-            for line in open(os.path.join(raw, "raw", f)):
-                parts = line.strip().split(":")
-                if line.startswith("+F:") and len(parts) >= 4:
-                    crypto.append(float(parts[3]))
+    crypto = crypto_ceiling(os.path.join(raw, "raw"))
     flags = set(sysinfo.get("cpu_flags", "").split())
-    simd = {f: f in flags for f in ("sse2", "ssse3", "avx", "avx2", "avx512f", "avx512vl", "adx", "bmi2")}
+    simd = {f: f in flags for f in ("sse2", "ssse3", "avx", "avx2", "avx512f", "avx512vl", "adx", "bmi2", "aes",
+                                    "pclmulqdq", "sha_ni")}
 
     cdf = {}
     for impl in IMPLS:
@@ -284,15 +352,19 @@ def main():
         "vm_memory_kib": int(sysinfo.get("mem_total_kib", 0) or 0), "kernel": sysinfo.get("kernel"),
         "kernel_build": sysinfo.get("kernel_version"),
         "kconfig": {k[len("kconfig_"):]: v for k, v in host.items() if k.startswith("kconfig_")},
-        "pinning": "iperf3 client on vCPU 0, iperf3 server on vCPU 1, openssl on vCPU 1; irtt, kernel threads "
-                   "and wireguard-go unpinned",
+        "pinning": "iperf3 client on vCPU 0, iperf3 server on vCPU 1, crypto ceiling (AF_ALG, openssl) on vCPU 1, "
+                   "handshake flooder on vCPU 0; irtt, kernel threads, wireguard-go and openvpn unpinned",
+        "parts": host.get("parts", "traffic,flood,scale,crypto").split(","),
+        "flood": {"seconds": float(host.get("flood_dur_s", 0) or 0),
+                  "identities": int(host.get("flood_ids", 0) or 0) or None,
+                  "fresh_per_s": float(host.get("flood_fresh_per_s", 0) or 0) or None},
         "host_cpu": host.get("host_cpu"), "host_cpus": int(host.get("host_cpus", 0) or 0),
         "host_load_before": host.get("host_load_before"), "host_load_after": host.get("host_load_after"),
         "guest_seconds": int(sysinfo.get("guest_seconds", 0) or 0), "git": host.get("git"),
         "rust_wg_ko_sha256": host.get("rust_wg_ko"),
         "build_failed": host.get("build_failed", "none"), "build_skipped": host.get("build_skipped") == "1",
         "wall_s": int(host.get("wall_s", 0) or 0),
-        "tools": {k: sysinfo.get(k) for k in ("iperf3", "irtt", "wireguard_go", "wg", "openssl")},
+        "tools": {k: sysinfo.get(k) for k in ("iperf3", "irtt", "wireguard_go", "wg", "openssl", "openvpn", "python")},
     }
     doc = {
         "schema": "rust_wg-bench/1",
@@ -301,10 +373,7 @@ def main():
         "conditions": conditions,
         "implementations": status,
         "metrics": metrics,
-        "crypto_ceiling": {
-            "what": "userspace OpenSSL EVP chacha20-poly1305 on 1420-byte buffers, one vCPU (not the kernel's code)",
-            "bytes_per_s": summary(crypto),
-        },
+        "crypto_ceiling": crypto,
         "latency_cdf_ms": cdf,
     }
     os.makedirs(outdir, exist_ok=True)
@@ -317,6 +386,51 @@ def main():
         f.write(md)
     if len(sys.argv) > 3:
         update_docs(sys.argv[3], md, os.path.relpath(outdir, os.path.dirname(os.path.abspath(sys.argv[3]))))
+
+
+def crypto_ceiling(rawdir):
+    """The one-vCPU AEAD figures at 1420 bytes: the kernel's through AF_ALG (bench/afalg.py), OpenSSL's."""
+    var, unavailable = {}, {}
+    files = sorted(os.listdir(rawdir)) if os.path.isdir(rawdir) else []
+    for alg in ("chacha20poly1305", "aes256gcm"):
+        vals, corr, over, driver = [], [], [], None
+        for f in files:
+            if not f.startswith("crypto_kernel_%s_r" % alg):
+                continue
+            text = open(os.path.join(rawdir, f)).read()
+            if text.startswith("unavailable"):
+                unavailable["kernel_" + alg] = text.split(" ", 1)[1].strip()
+                continue
+            d = kv(os.path.join(rawdir, f))
+            if "bytes_per_s" in d:
+                vals.append(float(d["bytes_per_s"]))
+                driver = d.get("driver")
+                over.append(float(d.get("overhead_us", "nan")))
+                if "bytes_per_s_corrected" in d:
+                    corr.append(float(d["bytes_per_s_corrected"]))
+        if vals:
+            var["kernel_" + alg] = {"driver": driver, "bytes_per_s": summary(vals),
+                                    "bytes_per_s_without_syscall_overhead": summary(corr),
+                                    "syscall_overhead_us": summary(over)}
+        ossl = []
+        for f in files:
+            if (alg == "chacha20poly1305" and f.startswith("crypto_r")) or f.startswith("crypto_openssl_%s_r" % alg):
+                for line in open(os.path.join(rawdir, f)):
+                    parts = line.strip().split(":")
+                    if line.startswith("+F:") and len(parts) >= 4:
+                        ossl.append(float(parts[3]))
+        if ossl:
+            var["openssl_" + alg] = {"bytes_per_s": summary(ossl)}
+    main = var.get("kernel_chacha20poly1305") or var.get("openssl_chacha20poly1305")
+    if "kernel_chacha20poly1305" in var:
+        what = ("the kernel's rfc7539(chacha20,poly1305) (driver %s: the arch ChaCha20/Poly1305 code wireguard's "
+                "lib/crypto also uses) through AF_ALG, 1420-byte buffers, one vCPU, incl. two syscalls per buffer"
+                % var["kernel_chacha20poly1305"]["driver"])
+    else:
+        what = ("userspace OpenSSL EVP chacha20-poly1305 on 1420-byte buffers, one vCPU (not the kernel's code: "
+                "%s)" % unavailable.get("kernel_chacha20poly1305", "AF_ALG not measured"))
+    return {"what": what, "bytes_per_s": main["bytes_per_s"] if main else None, "variants": var,
+            "unavailable": unavailable}
 
 
 def update_docs(path, md, rel):
@@ -373,14 +487,15 @@ def markdown(doc, plots):
     rows = [
         ("kernel", "%s (%s variant)" % (c["kernel"], c["variant"])),
         ("acceleration", "%s (%s)" % (c["accel"], c["qemu"])),
-        ("guest CPU", "%s, %d vCPUs; SIMD flags: %s" % (c["guest_cpu_model"], c["vcpus"], simd)),
+        ("guest CPU", "%s, %d vCPUs; SIMD/crypto flags exposed: %s" % (c["guest_cpu_model"], c["vcpus"], simd)),
         ("guest memory", "%d MiB" % (c["vm_memory_kib"] // 1024)),
-        ("host", "%s, %d cores; load before %s, after %s" % (
+        ("host", "%s, %d cores, shared; load before %s, after %s" % (
             c["host_cpu"], c["host_cpus"], c["host_load_before"], c["host_load_after"])),
-        ("runs", "%d per metric (median, min–max); TCP/UDP %d s, latency %d s" % (
-            c["runs"], c["tcp_udp_duration_s"], c["rtt_duration_s"])),
+        ("runs", "%d per metric (median, min–max); TCP/UDP %d s, latency %d s, flood %g s" % (
+            c["runs"], c["tcp_udp_duration_s"], c["rtt_duration_s"], c["flood"]["seconds"])),
         ("pinning", c["pinning"]),
         ("config scale", "%d peers, %d allowed IPs" % (c["scale_peers"], c["scale_allowed_ips"])),
+        ("parts", ", ".join(c["parts"])),
         ("git", c["git"]),
         ("build", "skipped (--no-build)" if c["build_skipped"] else (
             "ok" if c["build_failed"] == "none" else "FAILED: %s (older build used)" % c["build_failed"])),
@@ -392,8 +507,10 @@ def markdown(doc, plots):
         s = doc["implementations"][impl]
         detail = "; ".join([s["detail"]] + s["notes"]) if s["detail"] else "; ".join(s["notes"])
         out.append("| %s | %s | %s |" % (NAMES[impl], s["status"], detail))
-    out += ["", "Under TCG the guest's SIMD is emulated, so absolute figures say little about real hardware: compare "
-            "implementations through the ratios, which come from the same run.", ""]
+    out += ["", "Under TCG every guest instruction is translated and SIMD (AVX2, AES-NI, ...) is emulated, on a "
+            "shared, loaded host: absolute figures say little about real hardware. Compare implementations through "
+            "the ratios, which come from the same VM run.", ""]
+    out += ["### WireGuard implementations", ""]
     out += ["| metric | unit | veth | C | go | rust_wg | C/veth | go/C | rust/C | rust/go |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, m in doc["metrics"].items():
@@ -401,15 +518,57 @@ def markdown(doc, plots):
         out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             name, m["unit"], cell(r["veth"]), cell(r["c"]), cell(r["go"]), cell(r["rust"]),
             ratio(q["c/veth"]), ratio(q["go/c"]), ratio(q["rust/c"]), ratio(q["rust/go"])))
-    cc = doc["crypto_ceiling"]["bytes_per_s"]
-    out += ["", "Crypto ceiling (%s): %s." % (
-        doc["crypto_ceiling"]["what"],
-        "n/a" if cc is None else "%.3g Gbit/s (%s bytes/s)" % (cc["median"] * 8 / 1e9, cell(cc))), ""]
-    if doc["metrics"]["handshakes_per_s"]["results"]["c"] is None:
-        out += ["Handshakes/s under a flood: not measured yet.", ""]
+    if any(doc["implementations"][o]["status"] not in ("not measured",) for o in OTHERS):
+        out += ["", "### The comparison set: in-kernel IPsec and OpenVPN", "",
+                "Same namespaces, same inner MTU (1420), same measurements; ratios are to rust_wg and to the C "
+                "driver from the same run.", ""]
+        out += ["| metric | unit | rust_wg | C | " + " | ".join(SHORT[o] for o in OTHERS) + " | " +
+                " | ".join("%s/rust" % SHORT[o] for o in OTHERS) + " | " +
+                " | ".join("%s/C" % SHORT[o] for o in OTHERS) + " |",
+                "| --- " * (4 + 3 * len(OTHERS)) + "|"]
+        for name in TRAFFIC:
+            m = doc["metrics"][name]
+            r, q = m["results"], m["ratios"]
+            out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                name, m["unit"], cell(r["rust"]), cell(r["c"]), " | ".join(cell(r[o]) for o in OTHERS),
+                " | ".join(ratio(q["%s/rust" % o]) for o in OTHERS),
+                " | ".join(ratio(q["%s/c" % o]) for o in OTHERS)))
+    cc = doc["crypto_ceiling"]
+    out += ["", "### Crypto ceiling (one vCPU, 1420-byte buffers)", ""]
+    if cc["variants"]:
+        out += ["| what | bytes/s | Gbit/s | note |", "| --- | --- | --- | --- |"]
+        for k, v in cc["variants"].items():
+            note = ""
+            if k.startswith("kernel_"):
+                note = "driver %s via AF_ALG; without the ~%s µs syscall cost per buffer: %s bytes/s" % (
+                    v["driver"], fmt(v["syscall_overhead_us"]["median"]) if v["syscall_overhead_us"] else "?",
+                    cell(v["bytes_per_s_without_syscall_overhead"]))
+            b = v["bytes_per_s"]
+            out.append("| %s | %s | %s | %s |" % (k, cell(b), fmt(b["median"] * 8 / 1e9), note))
+    for k, v in cc["unavailable"].items():
+        out.append("")
+        out.append("%s: not available: %s" % (k, v))
+    if cc["bytes_per_s"]:
+        ceil = cc["bytes_per_s"]["median"] * 8 / 1e9
+        fr = []
+        for impl in ("c", "go", "rust", "ipsec_chacha", "ovpn_chacha"):
+            r = doc["metrics"]["tcp1_fwd_gbps"]["results"][impl]
+            if r:
+                fr.append("%s %.0f%%" % (SHORT[impl], 100 * r["median"] / ceil))
+        if fr:
+            out += ["", "1-stream TCP as a fraction of one vCPU's ChaCha20-Poly1305 ceiling (%s): %s. Sender and "
+                    "receiver run on different vCPUs, so a tunnel can exceed 100%%." % (
+                        "kernel" if "kernel_chacha20poly1305" in cc["variants"] else "OpenSSL", ", ".join(fr))]
+    if all(doc["metrics"]["handshakes_per_s"]["results"][i] is None for i in ("c", "go", "rust")):
+        out += ["", "Handshakes/s under a flood: not measured in this run.", ""]
+    out.append("")
     for p in plots:
         out += ["![%s](%s)" % (p, p), ""]
     return "\n".join(out)
+
+
+COLORS = {"veth": "#999999", "c": "#1f77b4", "go": "#2ca02c", "rust": "#d62728", "ipsec_chacha": "#9467bd",
+          "ipsec_gcm": "#c5b0d5", "ovpn_chacha": "#ff7f0e", "ovpn_gcm": "#ffbb78"}
 
 
 def make_plots(doc, outdir):
@@ -420,48 +579,50 @@ def make_plots(doc, outdir):
     except ImportError:
         return []
     plots = []
-    colors = {"veth": "#999999", "c": "#1f77b4", "go": "#2ca02c", "rust": "#d62728"}
+    shown = [i for i in IMPLS if doc["implementations"][i]["status"] != "not measured"]
+    if not any(doc["metrics"]["tcp1_fwd_gbps"]["results"][i] for i in shown):
+        return []
     names = ["tcp1_fwd_gbps", "tcp1_rev_gbps", "tcp4_fwd_gbps", "tcp4_rev_gbps", "rtt_load_bulk_gbps"]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    width = 0.2
-    for i, impl in enumerate(IMPLS):
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    width = 0.8 / max(len(shown), 1)
+    for i, impl in enumerate(shown):
         xs, ys, lo, hi = [], [], [], []
         for j, n in enumerate(names):
             r = doc["metrics"][n]["results"][impl]
             if r:
-                xs.append(j + (i - 1.5) * width)
+                xs.append(j + (i - (len(shown) - 1) / 2) * width)
                 ys.append(r["median"])
                 lo.append(r["median"] - r["min"])
                 hi.append(r["max"] - r["median"])
         if xs:
-            ax.bar(xs, ys, width, yerr=[lo, hi], label=NAMES[impl], color=colors[impl], capsize=2)
+            ax.bar(xs, ys, width, yerr=[lo, hi], label=NAMES[impl], color=COLORS[impl], capsize=2)
         else:
-            ax.plot([], [], " ", label=NAMES[impl] + ": not available")
+            ax.plot([], [], " ", label=NAMES[impl] + ": " + doc["implementations"][impl]["status"])
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels([n.replace("_gbps", "") for n in names])
     ax.set_yscale("log")
     ax.set_ylabel("Gbit/s (log scale)")
     c = doc["conditions"]
     ax.set_title("TCP throughput, %s, %d vCPUs, median of %d (min-max bars)" % (c["accel"], c["vcpus"], c["runs"]))
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(os.path.join(outdir, "throughput.png"), dpi=100)
     plt.close(fig)
     plots.append("throughput.png")
 
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    for impl in IMPLS:
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    for impl in shown:
         for kind, style in (("load", "-"), ("idle", ":")):
             pts = doc["latency_cdf_ms"][impl][kind]
             if pts:
-                ax.plot([v for _, v in pts], [p / 100 for p, _ in pts], style, color=colors[impl],
+                ax.plot([v for _, v in pts], [p / 100 for p, _ in pts], style, color=COLORS[impl],
                         label="%s, %s" % (NAMES[impl], "under load" if kind == "load" else "idle"))
     ax.set_xscale("log")
     ax.set_xlabel("RTT of the 50 pps flow (ms, log scale)")
     ax.set_ylabel("fraction of packets")
     ax.set_title("Small-flow RTT CDF, idle (dotted) and with one bulk TCP flow (solid), all runs pooled")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     fig.savefig(os.path.join(outdir, "latency_cdf.png"), dpi=100)
     plt.close(fig)

@@ -4,9 +4,12 @@
 # The reproducible benchmark (`make bench`, `make bench QUICK=1`): build what is needed, boot ONE VM, measure every
 # implementation in it (bench/guest.sh), and write bench/results/latest.{json,md} and plots (bench/report.py).
 #
-#   bench/run.sh [--quick] [--variant perf|normal] [--impl veth,c,go,rust] [--runs N] [--no-build] [--out DIR]
+#   bench/run.sh [--quick] [--variant perf|normal] [--impl LIST] [--parts LIST] [--runs N] [--no-build] [--out DIR]
 #
 # --quick: 1 run of each measurement with short durations (< 10 minutes on a 2-core machine); default: 3 runs.
+# --impl: comma-separated subset of c,rust,veth,go,ipsec_chacha,ipsec_gcm,ovpn_chacha,ovpn_gcm (ipsec, ovpn: both
+#   variants; wg: c,rust,go; default: all of them), measured in that order within a round.
+# --parts: comma-separated subset of traffic,flood,scale,crypto (default: all).
 # --variant: kernel flavour (default $BENCH_VARIANT or perf: no debug options; building it cold takes 25-40 minutes on 2 cores).
 # --no-build: use the kernel, rust_wg.ko and wgctl as they are (for when someone else is building the kernel).
 # rust_wg is measured through rustwg_alt.ko (6.12's Rust modules have no parameters, so the renamed link kind and
@@ -19,7 +22,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 quick=0
 variant=${BENCH_VARIANT:-perf}
-impls="c rust veth go" # also the order within a round: what matters most first
+impls="c rust veth go ipsec_chacha ipsec_gcm ovpn_chacha ovpn_gcm" # also the order within a round
+parts=traffic,flood,scale,crypto
 runs=""
 build=1
 build_failed=""
@@ -29,24 +33,40 @@ while (($#)); do
 	--quick) quick=1; shift ;;
 	--variant) variant=$2; shift 2 ;;
 	--impl) impls=${2//,/ }; shift 2 ;;
+	--parts) parts=$2; shift 2 ;;
 	--runs) runs=$2; shift 2 ;;
 	--no-build) build=0; shift ;;
 	--out) out=$2; shift 2 ;;
-	-h | --help) sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
 case "$variant" in perf | normal | debug) ;; *) echo "bench: --variant perf|normal" >&2; exit 2 ;; esac
+expanded=""
 for i in $impls; do
-	case "$i" in veth | c | go | rust) ;; *) echo "bench: unknown implementation $i (veth c go rust)" >&2; exit 2 ;; esac
+	case "$i" in
+	veth | c | go | rust | ipsec_chacha | ipsec_gcm | ovpn_chacha | ovpn_gcm) expanded+=" $i" ;;
+	ipsec) expanded+=" ipsec_chacha ipsec_gcm" ;;
+	ovpn | openvpn) expanded+=" ovpn_chacha ovpn_gcm" ;;
+	wg) expanded+=" c rust go" ;;
+	*) echo "bench: unknown implementation $i (c rust veth go ipsec_chacha ipsec_gcm ovpn_chacha ovpn_gcm)" >&2; exit 2 ;;
+	esac
+done
+impls=${expanded# }
+for p in ${parts//,/ }; do
+	case "$p" in traffic | flood | scale | crypto) ;; *) echo "bench: unknown part $p (traffic flood scale crypto)" >&2; exit 2 ;; esac
 done
 
-# Durations (seconds) and sizes. The guest stops starting new rounds after BUDGET seconds. Config scale: 10 000
-# peers with 10 allowed IPs each (1 000 in --quick); wireguard-go gets a twentieth (its UAPI is that slow).
+# Durations (seconds) and sizes. The guest starts no new slot after BUDGET seconds. Config scale: 10 000 peers with
+# 10 allowed IPs each (1 000 in --quick); wireguard-go gets a twentieth (its UAPI is that slow). Handshake flood:
+# FLOOD_IDS initiator identities (and as many source addresses, at most 250) for FLOOD_DUR seconds, FLOOD_FRESH fresh
+# initiations per second among the replayed flood.
 if ((quick)); then
-	runs=${runs:-1} dur=${BENCH_DUR:-4} rtt_dur=${BENCH_RTT_DUR:-6} budget=330 peers=1000
+	runs=${runs:-1} dur=${BENCH_DUR:-3} rtt_dur=${BENCH_RTT_DUR:-5} budget=${BENCH_BUDGET:-400} peers=1000
+	flood_dur=${BENCH_FLOOD_DUR:-4} crypto_s=2 wgctl_on_c=0
 else
-	runs=${runs:-3} dur=${BENCH_DUR:-8} rtt_dur=${BENCH_RTT_DUR:-15} budget=2100 peers=10000
+	runs=${runs:-3} dur=${BENCH_DUR:-8} rtt_dur=${BENCH_RTT_DUR:-15} budget=${BENCH_BUDGET:-2400} peers=10000
+	flood_dur=${BENCH_FLOOD_DUR:-12} crypto_s=3 wgctl_on_c=1
 fi
 scale_peers=${BENCH_SCALE_PEERS:-$peers}
 scale_ips_per_peer=${BENCH_SCALE_IPS_PER_PEER:-10}
@@ -55,7 +75,7 @@ wall_start=$EPOCHSECONDS
 
 # Tools the guest uses from the host's root file system, and matplotlib for the plots (Debian packages only).
 need=()
-for p in iperf3 irtt wireguard-tools wireguard-go iproute2 python3-matplotlib openssl; do
+for p in iperf3 irtt wireguard-tools wireguard-go iproute2 python3-matplotlib python3-cryptography openssl openvpn; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if ((build)); then
@@ -88,6 +108,14 @@ if ((build)); then
 	make -s -C "$top" VARIANT="$variant" module ||
 		{ echo "bench: rust_wg.ko did not build; its slot will be empty" >&2; build_failed+=" rust_wg.ko"; }
 	make -s -C "$top" wgctl || { echo "bench: wgctl did not build" >&2; build_failed+=" wgctl"; }
+fi
+# The handshake flooder (bench/hsflood): built whenever it is missing or older than its source, even with
+# --no-build (it is the benchmark's own tool); the crates come from the cargo cache, else from crates.io.
+hsflood=$top/bench/hsflood/target/release/hsflood
+if [[ ,$parts, == *,flood,* ]] && { ! [ -x "$hsflood" ] || [ -n "$(find "$top/bench/hsflood/src" "$top/bench/hsflood/Cargo.toml" -newer "$hsflood")" ]; }; then
+	cargo build -q --release -j2 --offline --manifest-path "$top/bench/hsflood/Cargo.toml" 2>/dev/null ||
+		cargo build -q --release -j2 --manifest-path "$top/bench/hsflood/Cargo.toml" ||
+		{ echo "bench: bench/hsflood did not build: no flood measurement" >&2; build_failed+=" hsflood"; }
 fi
 
 kbuild=$(kbuild_of)
@@ -122,10 +150,17 @@ MODROOT=$kbuild/modroot
 OUT=$raw
 WGCTL=${WGCTL:-$top/wgctl/target/release/wgctl}
 RUST_WG_KO=$rust_ko
-RUST_PARAMS="${RUST_WG_PARAMS:-}"
 RUST_KIND=${RUST_WG_KIND:-rustwg}
 RUST_FAMILY=${RUST_WG_FAMILY:-rustwg}
+HSFLOOD=$hsflood
+QUICK=$quick
 IMPLS="$impls"
+PARTS="$parts"
+FLOOD_IDS=${BENCH_FLOOD_IDS:-200}
+FLOOD_FRESH=${BENCH_FLOOD_FRESH:-100}
+FLOOD_DUR=$flood_dur
+CRYPTO_SECONDS=$crypto_s
+SCALE_WGCTL_ON_C=$wgctl_on_c
 RUNS=$runs
 DUR=$dur
 RTT_DUR=$rtt_dur
@@ -147,6 +182,11 @@ cpus=2
 	echo "scale_peers $scale_peers"
 	echo "scale_ips_per_peer $scale_ips_per_peer"
 	echo "scale_peers_go $scale_peers_go"
+	echo "parts $parts"
+	echo "impls $impls"
+	echo "flood_dur_s $flood_dur"
+	echo "flood_ids ${BENCH_FLOOD_IDS:-200}"
+	echo "flood_fresh_per_s ${BENCH_FLOOD_FRESH:-100}"
 	echo "kbuild $kbuild"
 	echo "vm_memory $mem"
 	echo "vm_cpus $cpus"
@@ -166,7 +206,14 @@ cpus=2
 echo "bench: $variant kernel, implementations: $impls, $runs run(s); raw output in $raw, kept in $keep"
 vm_args=(--rwdir "$raw" --memory "$mem" --cpus "$cpus")
 # The guest runs a copy: bash reads a script as it goes, so an edit of bench/ during a run must not reach it.
-cp "$top/bench/guest.sh" "$top/bench/genconf.py" "$raw/"
+cp "$top/bench/guest.sh" "$top/bench/afalg.py" "$raw/"
+# The config-scale files, one seed per round (generated here: Python under TCG is slow).
+if [[ ,$parts, == *,scale,* ]] && ((scale_peers > 0)); then
+	for r in $(seq 1 "$runs"); do
+		/usr/bin/python3 "$top/bench/genconf.py" "$scale_peers" "$scale_ips_per_peer" "$r" >"$raw/scale-r$r.conf"
+		/usr/bin/python3 "$top/bench/genconf.py" "$scale_peers_go" "$scale_ips_per_peer" "$r" >"$raw/scale-go-r$r.conf"
+	done
+fi
 guest_cmd="bash $raw/guest.sh $raw/env"
 boot() {
 	if ((use_vm_sh)); then
@@ -203,6 +250,7 @@ if grep -q '^vm: KVM' "$raw/console.log"; then accel_name=KVM; else accel_name=T
 [ -f "$raw/status.txt" ] || { echo "bench: the guest wrote nothing; tail of console:" >&2; tail -n 30 "$raw/console.log" >&2; exit 1; }
 
 cp -a "$raw" "$keep" && rm -rf "$raw" && raw=$keep
+rm -f "$raw"/scale-*.conf # regenerated from their seeds by bench/genconf.py
 docs=()
 [ "$(readlink -f "$out")" = "$top/bench/results" ] && docs=("$top/docs/BENCHMARKS.md")
 /usr/bin/python3 "$top/bench/report.py" "$raw" "$out" "${docs[@]}"

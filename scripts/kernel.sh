@@ -24,7 +24,10 @@ SRC_VERSION=$(dpkg-query -W -f='${Version}' linux-source-6.12)
 BASE_SRC=$RUST_WG_CACHE/src/linux-$SRC_VERSION
 # Each variant has its own source checkout (a worktree of the base repository) and its own lock, so a long debug
 # build never blocks, or sees a half-applied series from, work on the normal kernel.
-if [ "$VARIANT" = normal ]; then SRC=$BASE_SRC; else SRC=$BASE_SRC-$VARIANT; fi
+# The perf variant differs from normal only in a few config options, so it builds from the normal checkout (as it is:
+# it never applies a series itself; build normal first) into its own O= directory, seeded from normal's objects so
+# only what the config change touches is rebuilt.
+if [ "$VARIANT" = normal ] || [ "$VARIANT" = perf ]; then SRC=$BASE_SRC; else SRC=$BASE_SRC-$VARIANT; fi
 PATCHES=$top/patches
 # KASAN with Rust needs the C side built by clang too (init/Kconfig: RUST depends on !KASAN || CC_IS_CLANG), so the
 # debug variant is an LLVM=1 build; the others use gcc, as Debian does.
@@ -97,8 +100,12 @@ series_differs() {
 	local tmp
 	tmp=$(mktemp -d)
 	series_of_tree "$tmp"
-	local rc=0
-	diff -qr "$tmp" "$PATCHES" -x '*.md' -x '*.txt' -x '*.sh' >/dev/null 2>&1 || rc=1
+	# Compare without the hunk headers' function context: it depends on the checkout's git diff-driver setup.
+	mkdir -p "$tmp/a" "$tmp/b"
+	local f rc=0
+	for f in "$tmp"/*.patch; do [ -e "$f" ] && sed 's/^\(@@ [^@]* @@\).*/\1/' "$f" >"$tmp/a/${f##*/}"; done
+	for f in "$PATCHES"/*.patch; do [ -e "$f" ] && sed 's/^\(@@ [^@]* @@\).*/\1/' "$f" >"$tmp/b/${f##*/}"; done
+	diff -qr "$tmp/a" "$tmp/b" >/dev/null 2>&1 || rc=1
 	rm -rf "$tmp"
 	return $((1 - rc))
 }
@@ -134,6 +141,16 @@ config() {
 	local h
 	h=$(config_hash)
 	[ -f "$b/.config" ] && [ "$(cat "$b/.rust_wg_config" 2>/dev/null)" = "$h" ] && return 0
+	if [ "$VARIANT" = perf ] && [ ! -f "$b/.config" ]; then
+		local nb
+		nb=$(VARIANT=normal "$0" path)
+		if [ -f "$nb/vmlinux" ]; then
+			echo "kernel: seeding $b from $nb"
+			rm -rf "$b.tmp" && mkdir -p "$b.tmp"
+			(cd "$nb" && tar --exclude=./modroot --exclude=./modroot.tmp -cf - .) | tar -xf - -C "$b.tmp"
+			rm -f "$b.tmp/.rust_wg_config" && rm -rf "$b" && mv "$b.tmp" "$b"
+		fi
+	fi
 	mkdir -p "$b"
 	echo "kernel: configuring $b"
 	# virtme-ng's minimal config for this arch, then our fragments on top.
@@ -158,7 +175,7 @@ config() {
 }
 
 build() {
-	apply
+	if [ "$VARIANT" = perf ]; then prepare; else apply; fi
 	config
 	local b
 	b=$(build_dir)
