@@ -328,8 +328,8 @@ measure_scale() { # IMPL DIR ROUND
 	case $impl in
 	c)
 		scale_one c wg wireguard wgcs "$d/scale_wg.txt" "$full" "$SCALE_PEERS"
-		# wgctl against the C driver (the same tool as rust_wg uses): in the first round only, to save time.
-		if [ -x "$WGCTL" ] && [ "$3" = 1 ] && ((SCALE_WGCTL_ON_C)); then
+		# wgctl against the C driver: the same tool as rust_wg uses, so rust/C on config_*_wgctl_s compares drivers.
+		if [ -x "$WGCTL" ] && ((SCALE_WGCTL_ON_C)); then
 			scale_one c wgctl wireguard wgcs "$d/scale_wgctl.txt" "$full" "$SCALE_PEERS"
 		fi ;;
 	# wireguard-go sets peers over its text UAPI ten times slower per peer under TCG: a twentieth of the peers.
@@ -443,9 +443,9 @@ fi
 # --- rounds -----------------------------------------------------------------------------------------------------
 for r in $(seq 1 "$RUNS"); do
 	# The configurations were generated on the host (bench/run.sh), where Python is not slowed down by TCG.
-	if ((SCALE_PEERS > 0)) && part scale; then
-		cp "$OUT/scale-r$r.conf" "$TMPD/scale.conf"
-		cp "$OUT/scale-go-r$r.conf" "$TMPD/scale-go.conf"
+	if ((SCALE_PEERS > 0)) && part scale && ((r == 1)); then
+		cp "$OUT/scale-r1.conf" "$TMPD/scale.conf"
+		cp "$OUT/scale-go-r1.conf" "$TMPD/scale-go.conf"
 	fi
 	for impl in $IMPLS; do
 		[ -n "${avail[$impl]:-}" ] || continue
@@ -469,7 +469,7 @@ for r in $(seq 1 "$RUNS"); do
 		case $impl in
 		c | go | rust)
 			if part flood && [ -x "$HSFLOOD" ]; then measure_flood "$d" || note "$impl round $r: flood incomplete"; fi
-			if part scale && ((SCALE_PEERS > 0)); then
+			if part scale && ((SCALE_PEERS > 0 && r == 1)); then
 				measure_scale "$impl" "$d" "$r" || note "$impl round $r: scale incomplete"
 			fi ;;
 		esac

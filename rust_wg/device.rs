@@ -30,7 +30,8 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::{
     net::{
         dev::{self, Device as NetDevice, DeviceOps, PcpuStats, Setup, Stats64},
-        ns::Namespace,
+        ns::{Namespace, WeakNamespace},
+        pernet::PernetOps,
         rtnl::{ExtAck, LinkOps, Rtnl},
         skbuff::{DropReason, SkBuff},
     },
@@ -133,9 +134,10 @@ pub(crate) struct Device {
     name: SpinLockBh<[u8; 16]>,
     /// The `net_device`, published while registered; cleared by `dellink` (see the module docs).
     pub(crate) netdev: Rcu<KBox<ARef<NetDevice>>>,
-    /// The namespace the device was created in, if different from the device's own: sockets live there. `None`
-    /// means "the device's namespace", which then needs no reference (a held one would keep the namespace alive).
-    creating_net: Option<ARef<Namespace>>,
+    /// The namespace the device was created in: its sockets live there, also after the device moved to another
+    /// namespace. A passive reference, since a counted one would keep the namespace from ever being dismantled; when
+    /// it is, [`NetHooks::pre_exit`] closes the sockets (the C `wg_netns_pre_exit`), and they cannot be opened again.
+    creating_net: WeakNamespace,
     /// The UDP sockets while up. Written under `cfg`, read under RCU by the transmit path.
     pub(crate) sockets: Rcu<Arc<Sockets>>,
     /// The allowed-IPs trie. Written under `cfg` (copy on write), read under RCU.
@@ -210,15 +212,10 @@ impl Device {
     }
 
     /// Opens the sockets on `port` in the creating namespace (the C `wg_socket_init`).
-    pub(crate) fn open_sockets(self: &Arc<Self>, rtnl: &Rtnl, port: u16) -> Result<u16> {
-        let ns: ARef<Namespace> = match &self.creating_net {
-            Some(ns) => ns.clone(),
-            None => {
-                let dev = self.netdev().ok_or(ENODEV)?;
-                dev.net(rtnl).into()
-            }
-        };
-        let socks = Sockets::open(ns, port, self.clone())?;
+    pub(crate) fn open_sockets(self: &Arc<Self>, _rtnl: &Rtnl, port: u16) -> Result<u16> {
+        // Held only while binding: the sockets themselves do not keep the namespace alive.
+        let ns = self.creating_net.upgrade().ok_or(ENONET)?;
+        let socks = Sockets::open(&ns, port, self.clone())?;
         let port = socks.port();
         // The old sockets (if rebinding) are released after a grace period and after receive callbacks finish.
         drop(self.sockets.replace(Some(Arc::new(socks, GFP_KERNEL)?)).into_inner());
@@ -316,6 +313,37 @@ fn registry_remove(d: &Device) {
         let gone = list.remove_if(|x| core::ptr::eq(&**x, d));
         drop(list);
         drop(gone);
+    }
+}
+
+// ---- Namespaces going away ----
+
+/// Per-namespace hooks of the module.
+pub(crate) struct NetHooks;
+
+#[vtable]
+impl PernetOps for NetHooks {
+    /// A namespace starts to be dismantled: devices created in it (which may live elsewhere now) lose their sockets
+    /// for good and their carrier, as in the C `wg_netns_pre_exit`. The socket abstraction has already released
+    /// the sockets themselves by then or does so right after; this drops our handles on them.
+    fn pre_exit(net: &Namespace) {
+        let Some(reg) = registry() else { return };
+        let devs = {
+            let list = reg.devices.lock();
+            let mut v = KVec::new();
+            for d in list.iter().filter(|d| d.creating_net.is(net)) {
+                if v.push(d.clone(), GFP_KERNEL).is_err() {
+                    break;
+                }
+            }
+            v
+        };
+        for d in devs.iter() {
+            d.close_sockets();
+            if let Some(nd) = d.netdev() {
+                nd.carrier_off();
+            }
+        }
     }
 }
 
@@ -482,11 +510,7 @@ impl LinkOps for DevPriv {
         kernel::crypto::get_random_bytes(&mut secret);
         let checker = CookieChecker::new(None, &secret, now).map_err(|_| EINVAL)?;
         kernel::crypto::memzero_explicit(&mut secret);
-        let creating_net = if src_net.is(dev.net(rtnl)) {
-            None
-        } else {
-            Some(ARef::from(src_net))
-        };
+        let creating_net = WeakNamespace::new(src_net);
         // No WQ_MEM_RECLAIM (the C driver's queues have it): a rescuer thread per device made `ip link add` take
         // seconds under TCG. Handshakes can wait for memory; nothing in the reclaim path depends on them.
         let wq = OwnedQueue::new(c_str!("wg-rust"), workqueue::flags::CPU_INTENSIVE, 0)?;

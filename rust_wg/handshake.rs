@@ -9,8 +9,8 @@
 use crate::device::Device;
 use crate::index::{Entry, Keypair};
 use crate::peer::Peer;
+use crate::receive::Source;
 use crate::proto::{
-    addr::SocketAddr,
     cookie::MacState,
     messages::{self, CookieReply, Initiation, Response},
     noise,
@@ -130,9 +130,11 @@ impl WorkItem<0> for Device {
 }
 
 fn process(wg: &Arc<Device>, skb: SkBuff, under_load: bool) {
-    let (mut skb, src) = crate::receive::source(skb);
-    let known_src = src;
-    let src = src.unwrap_or(crate::receive::UNKNOWN_SOURCE);
+    let mut skb = skb;
+    // The UDP stack only hands us datagrams whose headers it parsed, so the source is always there.
+    let Some(src) = crate::receive::source(&skb) else {
+        return;
+    };
     let len = skb.len();
     if skb.may_pull(len).is_err() {
         return;
@@ -156,10 +158,10 @@ fn process(wg: &Arc<Device>, skb: SkBuff, under_load: bool) {
 
     let state = {
         let id = wg.identity.lock();
-        id.cookie_checker.validate(msg, &src, under_load, || {
+        id.cookie_checker.validate(msg, &src.from, under_load, || {
             let mut rl = wg.ratelimiter.lock();
             rl.gc(now);
-            rl.allow(now, wg.ratelimit_scope, &src.addr)
+            rl.allow(now, wg.ratelimit_scope, &src.from.addr)
         })
     };
     // Rotate the cookie secret when it is too old (the C checker does this when making a reply).
@@ -192,10 +194,9 @@ fn process(wg: &Arc<Device>, skb: SkBuff, under_load: bool) {
         crate::wg_debug!(wg, "Invalid handshake message (type {}), dropping packet", ty);
         return;
     };
-    if let Some(src) = known_src {
-        if peer.set_endpoint(src) {
-            config::notify(|h| h.endpoint_changed, wg, &peer);
-        }
+    // Authenticated: answer (and later send) to where it came from.
+    if peer.learn_endpoint(&src) {
+        config::notify(|h| h.endpoint_changed, wg, &peer);
     }
     timers::event(&peer, |t| {
         t.any_authenticated_packet_received();
@@ -289,18 +290,18 @@ fn send_response(wg: &Device, peer: &Arc<Peer>) {
     let _ = send_buffer(peer, &out);
 }
 
-fn send_cookie_reply(wg: &Device, msg: &[u8], src: &SocketAddr) {
+fn send_cookie_reply(wg: &Device, msg: &[u8], src: &Source) {
     let sender = u32::from_le_bytes([msg[4], msg[5], msg[6], msg[7]]);
     let mut nonce = [0u8; 24];
     get_random_bytes(&mut nonce);
     let mut out = [0u8; messages::COOKIE_REPLY_LEN];
     {
         let id = wg.identity.lock();
-        if id.cookie_checker.create_reply(msg, sender, src, &nonce, &mut out).is_err() {
+        if id.cookie_checker.create_reply(msg, sender, &src.from, &nonce, &mut out).is_err() {
             return;
         }
     }
     if let Ok(skb) = buffer_skb(&out) {
-        let _ = socket::send_to_addr(wg, skb, src);
+        let _ = socket::send_reply(wg, skb, src);
     }
 }

@@ -10,7 +10,13 @@ use crate::allowedips::PeerPrefixes;
 use crate::crypto::KernelCrypto;
 use crate::device::{Device, OBJECT_IDS};
 use crate::index::Keypair;
-use crate::proto::{addr::SocketAddr, cookie::CookieMaker, noise, timers::Timers};
+use crate::proto::{
+    addr::{IpAddr, SocketAddr},
+    cookie::CookieMaker,
+    noise,
+    timers::Timers,
+};
+use crate::receive::Source;
 use crate::wg_debug;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::{
@@ -33,14 +39,17 @@ pub(crate) struct HandshakeState {
 }
 
 /// Where to send and from which source address.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Endpoint {
     /// The peer's address, once known.
     pub(crate) addr: Option<SocketAddr>,
-    /// The source address we last used towards it (0 for "let routing choose").
+    /// The source address we last used towards it, or the local address its last authenticated packet was sent to
+    /// (0 for "let routing choose").
     pub(crate) src4: [u8; 4],
     /// The IPv6 counterpart of `src4`.
     pub(crate) src6: [u8; 16],
+    /// The interface to reach an IPv6 link-local `addr` through (`sin6_scope_id`), 0 otherwise.
+    pub(crate) scope_id: u32,
 }
 
 impl Endpoint {
@@ -48,7 +57,23 @@ impl Endpoint {
         addr: None,
         src4: [0; 4],
         src6: [0; 16],
+        scope_id: 0,
     };
+
+    /// The endpoint an authenticated packet from `src` teaches: reply to its sender, from the address it was sent
+    /// to (the C `wg_socket_endpoint_from_skb`).
+    pub(crate) fn from_source(src: &Source) -> Self {
+        let mut e = Self {
+            addr: Some(src.from),
+            scope_id: src.scope_id,
+            ..Self::NONE
+        };
+        match src.local {
+            IpAddr::V4(a) => e.src4 = a,
+            IpAddr::V6(a) => e.src6 = a,
+        }
+        e
+    }
 }
 
 /// A peer.
@@ -221,6 +246,32 @@ impl Peer {
             self.dst_cache.reset();
         }
         changed
+    }
+
+    /// Roams to where an authenticated packet came from (the C `wg_socket_set_peer_endpoint_from_skb`), keeping the
+    /// local address it was sent to as the source of our replies. Returns whether the peer's address changed.
+    pub(crate) fn learn_endpoint(&self, src: &Source) -> bool {
+        let new = Endpoint::from_source(src);
+        let (changed, addr_changed) = {
+            let mut e = self.endpoint.lock();
+            let changed = e.addr != new.addr || e.scope_id != new.scope_id || {
+                // The source we use may differ from the one learnt (routing chose it): only a change of the local
+                // address the peer sends to counts, as the C `endpoint_eq` on the received endpoint.
+                match src.local {
+                    IpAddr::V4(a) => e.src4 != a,
+                    IpAddr::V6(a) => e.src6 != a,
+                }
+            };
+            let addr_changed = e.addr != new.addr;
+            if changed {
+                *e = new;
+            }
+            (changed, addr_changed)
+        };
+        if changed {
+            self.dst_cache.reset();
+        }
+        addr_changed
     }
 
     /// Forgets the source address (fwmark or port change), like `wg_socket_clear_peer_endpoint_src`.

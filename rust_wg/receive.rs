@@ -18,25 +18,38 @@ use crate::{allowedips, send, timers};
 use core::sync::atomic::Ordering;
 use kernel::{
     crypto::chacha20poly1305,
-    net::skbuff::{DropReason, SkBuff, ETH_P_IP, ETH_P_IPV6},
+    net::skbuff::{DropReason, InetAddr, SkBuff, SkBuffRef, ETH_P_IP, ETH_P_IPV6},
     sync::{rcu, Arc},
 };
 
-/// Returns the outer source address of a datagram whose data starts at the UDP payload, if it can be read.
-///
-/// It cannot, yet: the IP and UDP headers lie before the data pointer, and 6.12's skb abstraction has no way to read
-/// them (`SkBuff::push` zeroes the bytes it exposes; there is no `ip_hdr()`/`udp_hdr()`/`skb_header_pointer()`
-/// accessor). Until it has one, the receive path works without the source: endpoints come from configuration only
-/// (no roaming, no learning the endpoint of a peer that initiates), and cookies are bound to an all-zero address.
-pub(crate) fn source(skb: SkBuff) -> (SkBuff, Option<SocketAddr>) {
-    (skb, None)
+/// Where a received datagram came from, and where it was sent to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Source {
+    /// The sender's address and port: where replies go, what cookies are bound to.
+    pub(crate) from: SocketAddr,
+    /// The local address it was sent to: the source address for replies.
+    pub(crate) local: IpAddr,
+    /// The interface to reach an IPv6 link-local sender through, 0 otherwise.
+    pub(crate) scope_id: u32,
 }
 
-/// The address cookies are bound to when the source is unknown (see [`source`]).
-pub(crate) const UNKNOWN_SOURCE: SocketAddr = SocketAddr {
-    addr: IpAddr::V4([0; 4]),
-    port: 0,
-};
+/// Returns where a received datagram came from, read from its outer IP and UDP headers (which lie in front of the
+/// data pointer in the receive path), or `None` if they cannot be read.
+pub(crate) fn source(skb: &SkBuffRef) -> Option<Source> {
+    let a = skb.udp_addrs()?;
+    let addr = |x: InetAddr| match x {
+        InetAddr::V4(v) => IpAddr::V4(v),
+        InetAddr::V6(v) => IpAddr::V6(v),
+    };
+    Some(Source {
+        from: SocketAddr {
+            addr: addr(a.saddr),
+            port: a.sport,
+        },
+        local: addr(a.daddr),
+        scope_id: a.scope_id(),
+    })
+}
 
 /// Entry from the UDP socket, with data at the UDP header. Softirq, under RCU.
 pub(crate) fn receive(wg: &Arc<Device>, mut skb: SkBuff) {
@@ -45,7 +58,7 @@ pub(crate) fn receive(wg: &Arc<Device>, mut skb: SkBuff) {
     }
     #[cfg(rustwg_testcfg)]
     let skb = {
-        let (skb, src) = source(skb);
+        let src = source(&skb).map(|s| s.from);
         match crate::testcfg::intercept(wg, skb, src.as_ref()) {
             Some(skb) => skb,
             None => return,
@@ -125,14 +138,14 @@ fn receive_with(wg: &Arc<Device>, mut skb: SkBuff, hdr: DataHeader) {
     if !kp.replay.lock().validate(hdr.counter) {
         return rx_error(wg, skb);
     }
-    let (mut skb, src) = source(skb);
+    let src = source(&skb);
     if skb.pull(DATA_HEADER_LEN).is_err() || skb.trim(sealed - TAG_LEN).is_err() {
         return rx_error(wg, skb);
     }
     peer.rx_bytes.fetch_add(wire_len as u64, Ordering::Relaxed);
     // Authenticated: roam to where it came from, confirm a responder's new session, feed the timers.
     if let Some(src) = src {
-        if peer.set_endpoint(src) {
+        if peer.learn_endpoint(&src) {
             crate::config::notify(|h| h.endpoint_changed, wg, &peer);
         }
     }

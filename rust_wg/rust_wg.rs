@@ -29,7 +29,11 @@
 // wired in, most of the crate is unreachable from the module entry points.
 #![allow(dead_code)]
 
-use kernel::{net::rtnl, prelude::*, str::CStr};
+use kernel::{
+    net::{pernet, rtnl},
+    prelude::*,
+    str::CStr,
+};
 
 mod allowedips;
 mod config;
@@ -102,25 +106,40 @@ const VERSION: &str = "0.1.0";
 struct RustWg {
     /// Dropped first in `drop`: unregistering the link kind deletes every device.
     link: Option<rtnl::Registration<device::DevPriv>>,
+    /// Closes the sockets of devices whose creating namespace goes away. Registered before the link kind, so that
+    /// no device exists without it.
+    net_hooks: Option<pernet::Registration<device::NetHooks>>,
 }
 
 impl kernel::Module for RustWg {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         device::registry_init()?;
+        let net_hooks = match pernet::Registration::register_device() {
+            Ok(h) => h,
+            Err(e) => {
+                device::registry_exit();
+                return Err(e);
+            }
+        };
         let link = match rtnl::Registration::register() {
             Ok(l) => l,
             Err(e) => {
+                drop(net_hooks);
                 device::registry_exit();
                 return Err(e);
             }
         };
         if let Err(e) = netlink::init(_module) {
             drop(link);
+            drop(net_hooks);
             device::registry_exit();
             return Err(e);
         }
         pr_info!("WireGuard (rust_wg) {} loaded.\n", VERSION);
-        Ok(RustWg { link: Some(link) })
+        Ok(RustWg {
+            link: Some(link),
+            net_hooks: Some(net_hooks),
+        })
     }
 }
 
@@ -131,6 +150,7 @@ impl Drop for RustWg {
         // 1. Delete all devices (dellink tears each down: sockets closed, peers removed, work drained) and wait
         //    until they are freed.
         drop(self.link.take());
+        drop(self.net_hooks.take());
         // 2. Hooks may still point into netlink.rs: forget them.
         config::set_hooks(None);
         // 3. Run RCU callbacks that free our objects (allowed-IPs versions) before the code goes away.

@@ -63,13 +63,10 @@ pub(crate) fn xmit(wg: &Arc<Device>, dev: &NetDevice, mut skb: SkBuff) {
         allowedips::lookup(wg, &g, &dst)
     };
     let Some(peer) = peer.filter(|p| !p.dead.load(Ordering::Relaxed)) else {
-        // The C driver also answers with ICMP "host unreachable" (`icmp_ndo_send`); no abstraction for it yet.
-        wg.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
-        return tx_drop(wg, skb, DropReason::IP_OUTNOROUTES);
+        return unreachable(wg, skb);
     };
     if peer.endpoint().addr.is_none() {
-        wg.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
-        return tx_drop(wg, skb, DropReason::IP_OUTNOROUTES);
+        return unreachable(wg, skb);
     }
     let _ = dev;
     if skb.is_gso() {
@@ -96,6 +93,14 @@ pub(crate) fn xmit(wg: &Arc<Device>, dev: &NetDevice, mut skb: SkBuff) {
         }
     }
     send_staged(&peer);
+}
+
+/// Drops a packet there is no peer or no endpoint for, telling its sender with ICMP "host unreachable", as the C
+/// `wg_xmit` does.
+fn unreachable(wg: &Device, mut skb: SkBuff) {
+    wg.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
+    skb.icmp_host_unreachable();
+    tx_drop(wg, skb, DropReason::IP_OUTNOROUTES);
 }
 
 /// Appends a packet to the peer's staged queue.

@@ -5,7 +5,8 @@
 
 use crate::device::Device;
 use crate::peer::Peer;
-use crate::proto::addr::{IpAddr, SocketAddr};
+use crate::proto::addr::IpAddr;
+use crate::receive::Source;
 use kernel::{
     error::code::*,
     net::{
@@ -15,22 +16,7 @@ use kernel::{
     },
     prelude::*,
     sync::{rcu, Arc, ArcBorrow},
-    types::ARef,
 };
-
-// Networking errnos that 6.12's `kernel::error::code` lacks (uapi asm-generic/errno.h values).
-/// `EADDRINUSE`.
-pub(crate) fn eaddrinuse() -> Error {
-    Error::from_errno(-98)
-}
-/// `EDESTADDRREQ`.
-fn edestaddrreq() -> Error {
-    Error::from_errno(-89)
-}
-/// `ENETDOWN`.
-fn enetdown() -> Error {
-    Error::from_errno(-100)
-}
 
 /// The bound sockets.
 pub(crate) struct Sockets {
@@ -41,14 +27,17 @@ pub(crate) struct Sockets {
 
 impl Sockets {
     /// Binds both sockets to `port` (0: a random port, retried if IPv6 finds it taken, as `wg_socket_init`).
-    pub(crate) fn open(ns: ARef<Namespace>, port: u16, handler: Arc<Device>) -> Result<Self> {
+    ///
+    /// The sockets do not keep `ns` alive: when it starts to be dismantled they are closed (see
+    /// `device::NetHooks`).
+    pub(crate) fn open(ns: &Namespace, port: u16, handler: Arc<Device>) -> Result<Self> {
         let mut attempt = 0;
         loop {
-            let v4 = UdpTunnelSocket::new(ns.clone(), Family::V4, port, handler.clone())?;
-            match UdpTunnelSocket::new(ns.clone(), Family::V6, v4.port(), handler.clone()) {
+            let v4 = UdpTunnelSocket::new_unpinned(ns, Family::V4, port, handler.clone())?;
+            match UdpTunnelSocket::new_unpinned(ns, Family::V6, v4.port(), handler.clone()) {
                 Ok(v6) => return Ok(Self { v4, v6: Some(v6) }),
                 Err(e) if e == EAFNOSUPPORT => return Ok(Self { v4, v6: None }),
-                Err(e) if e == eaddrinuse() && port == 0 && attempt < 100 => attempt += 1,
+                Err(e) if e == EADDRINUSE && port == 0 && attempt < 100 => attempt += 1,
                 Err(e) => return Err(e),
             }
         }
@@ -71,18 +60,21 @@ pub(crate) fn send_to_peer(peer: &Peer, skb: SkBuff) -> Result {
     let wg = &*peer.device;
     let mut ep = peer.endpoint();
     let Some(addr) = ep.addr else {
-        return Err(edestaddrreq());
+        return Err(EDESTADDRREQ);
     };
     let len = skb.len() as u64;
     let mark = wg.fwmark.load(core::sync::atomic::Ordering::Relaxed);
     let g = rcu::read_lock_bh();
     let (Some(socks), Some(dev)) = (wg.sockets.get(&g), wg.netdev.get(&g)) else {
-        return Err(enetdown());
+        return Err(ENETDOWN);
     };
     let r = match addr.addr {
         IpAddr::V4(a) => socks.v4.send4(Some(&dev), skb, Some(&peer.dst_cache), &mut ep.src4, a, addr.port, mark, 0),
         IpAddr::V6(a) => match &socks.v6 {
-            Some(s6) => s6.send6(Some(&dev), skb, Some(&peer.dst_cache), &mut ep.src6, &a, addr.port, 0, mark, 0),
+            Some(s6) => {
+                let cache = Some(&peer.dst_cache);
+                s6.send6(Some(&dev), skb, cache, &mut ep.src6, &a, addr.port, ep.scope_id, mark, 0)
+            }
             None => Err(EAFNOSUPPORT),
         },
     };
@@ -99,18 +91,21 @@ pub(crate) fn send_to_peer(peer: &Peer, skb: SkBuff) -> Result {
     r
 }
 
-/// Sends `skb` to `addr` without a peer (cookie replies), with no route cache and any source address.
-pub(crate) fn send_to_addr(wg: &Device, skb: SkBuff, addr: &SocketAddr) -> Result {
+/// Sends `skb` back to where a datagram came from, without a peer (cookie replies), from the local address that
+/// datagram was sent to (the C `wg_socket_send_buffer_as_reply_to_skb`), with no route cache.
+pub(crate) fn send_reply(wg: &Device, skb: SkBuff, to: &Source) -> Result {
     let mark = wg.fwmark.load(core::sync::atomic::Ordering::Relaxed);
     let g = rcu::read_lock_bh();
     let (Some(socks), Some(dev)) = (wg.sockets.get(&g), wg.netdev.get(&g)) else {
-        return Err(enetdown());
+        return Err(ENETDOWN);
     };
-    match addr.addr {
-        IpAddr::V4(a) => socks.v4.send4(Some(&dev), skb, None, &mut [0; 4], a, addr.port, mark, 0),
-        IpAddr::V6(a) => match &socks.v6 {
-            Some(s6) => s6.send6(Some(&dev), skb, None, &mut [0; 16], &a, addr.port, 0, mark, 0),
+    let addr = to.from;
+    match (addr.addr, to.local) {
+        (IpAddr::V4(a), IpAddr::V4(mut local)) => socks.v4.send4(Some(&dev), skb, None, &mut local, a, addr.port, mark, 0),
+        (IpAddr::V6(a), IpAddr::V6(mut local)) => match &socks.v6 {
+            Some(s6) => s6.send6(Some(&dev), skb, None, &mut local, &a, addr.port, to.scope_id, mark, 0),
             None => Err(EAFNOSUPPORT),
         },
+        _ => Err(EAFNOSUPPORT),
     }
 }

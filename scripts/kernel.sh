@@ -162,14 +162,13 @@ config() {
 	make -s -C "$SRC" O="$b" LLVM="$KLLVM" RUSTC="$KRUSTC" BINDGEN="$BINDGEN" olddefconfig
 	# Fail early when a fragment asked for something Kconfig dropped.
 	local missing=0 line
-	for f in $(fragments | tail -n +2); do
-		while read -r line; do
-			case "$line" in
-			CONFIG_*=n) grep -q "^${line%=n}=[ym]" "$b/.config" && { echo "kernel: still set: $line" >&2; missing=1; } ;;
-			CONFIG_*=*) grep -qx "$line" "$b/.config" || { echo "kernel: not set: $line" >&2; missing=1; } ;;
-			esac
-		done <"$f"
-	done
+	# The effective request per symbol is the last fragment's (perf.config overrides base.config).
+	while read -r line; do
+		case "$line" in
+		CONFIG_*=n) grep -q "^${line%=n}=[ym]" "$b/.config" && { echo "kernel: still set: $line" >&2; missing=1; } ;;
+		CONFIG_*=*) grep -qx "$line" "$b/.config" || { echo "kernel: not set: $line" >&2; missing=1; } ;;
+		esac
+	done < <(cat $(fragments | tail -n +2) | grep '^CONFIG_' | awk -F= '{v[$1]=$0; if (!($1 in o)) o[$1]=n++} END {for (k in v) print v[k]}')
 	((missing == 0)) || exit 1
 	echo "$h" >"$b/.rust_wg_config"
 }
