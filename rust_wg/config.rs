@@ -53,8 +53,10 @@ pub(crate) struct PeerUpdate {
     pub update_only: bool,
     /// New preshared key, all zero for none (`WGPEER_A_PRESHARED_KEY`).
     pub preshared_key: Option<Key>,
-    /// New endpoint (`WGPEER_A_ENDPOINT`); `scope_id` of IPv6 link-local endpoints is not carried yet.
+    /// New endpoint (`WGPEER_A_ENDPOINT`).
     pub endpoint: Option<SocketAddr>,
+    /// `sin6_scope_id` of an IPv6 `endpoint` (the interface of a link-local address), else 0.
+    pub endpoint_scope_id: u32,
     /// New persistent keepalive interval in seconds, 0 to disable (`WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL`).
     pub persistent_keepalive: Option<u16>,
     /// Removes all the peer's allowed IPs before applying `allowed_ips` (`WGPEER_F_REPLACE_ALLOWEDIPS`).
@@ -123,6 +125,8 @@ pub(crate) struct PeerSnapshot {
     pub preshared_key: Key,
     /// `WGPEER_A_ENDPOINT`.
     pub endpoint: Option<SocketAddr>,
+    /// Its `sin6_scope_id` if it is IPv6.
+    pub endpoint_scope_id: u32,
     /// `WGPEER_A_LAST_HANDSHAKE_TIME` as (seconds, nanoseconds) of real time; (0, 0) for never.
     pub last_handshake: (i64, i64),
     /// `WGPEER_A_RX_BYTES`.
@@ -342,7 +346,8 @@ impl Device {
             peer.handshake.lock().hs.set_preshared_key(psk);
         }
         if let Some(ep) = u.endpoint {
-            if peer.set_endpoint(ep) {
+            let scope = if matches!(ep.addr, IpAddr::V6(_)) { u.endpoint_scope_id } else { 0 };
+            if peer.set_endpoint(ep, scope) {
                 notify(|h| h.endpoint_changed, self, &peer);
             }
         }
@@ -393,11 +398,13 @@ impl Device {
         let mut peers = KVec::with_capacity(c.peers.len(), GFP_KERNEL)?;
         for p in c.peers.iter() {
             let preshared_key = *p.handshake.lock().hs.preshared_key();
+            let ep = p.endpoint();
             peers.push(
                 PeerSnapshot {
                     public_key: p.public_key,
                     preshared_key,
-                    endpoint: p.endpoint().addr,
+                    endpoint: ep.addr,
+                    endpoint_scope_id: ep.scope_id,
                     last_handshake: *p.last_handshake.lock(),
                     rx_bytes: p.rx_bytes.load(Ordering::Relaxed),
                     tx_bytes: p.tx_bytes.load(Ordering::Relaxed),

@@ -229,14 +229,16 @@ impl Peer {
         *self.endpoint.lock()
     }
 
-    /// Sets the endpoint (configuration or roaming), forgetting the source address and cached routes.
-    pub(crate) fn set_endpoint(&self, addr: SocketAddr) -> bool {
+    /// Sets the endpoint from configuration (`scope_id`: the interface of an IPv6 link-local address, else 0),
+    /// forgetting the source address and cached routes.
+    pub(crate) fn set_endpoint(&self, addr: SocketAddr, scope_id: u32) -> bool {
         let changed = {
             let mut e = self.endpoint.lock();
-            let changed = e.addr != Some(addr);
+            let changed = e.addr != Some(addr) || e.scope_id != scope_id;
             if changed {
                 *e = Endpoint {
                     addr: Some(addr),
+                    scope_id,
                     ..Endpoint::NONE
                 };
             }

@@ -158,6 +158,7 @@ fn parse(text: &[u8]) -> Result<DeviceUpdate, &'static str> {
                     update_only: false,
                     preshared_key: None,
                     endpoint: None,
+                    endpoint_scope_id: 0,
                     persistent_keepalive: None,
                     replace_allowed_ips: false,
                     allowed_ips: KVec::new(),
