@@ -25,6 +25,12 @@ START=$EPOCHSECONDS
 mkdir -p "$OUT/raw" /run/netns /var/run/wireguard
 note() { echo "bench: $*" >&2; echo "$(date +%T) $*" >>"$OUT/guest.log"; }
 note "guest up $(cut -d' ' -f1 /proc/uptime)s after boot"
+# A kernel warning in one slot must not end the whole run (scripts/vm.sh boots with panic_on_warn=1): the guest
+# carries on and the slot's status says so. The kernel log is kept as it comes (dmesg.txt).
+sysctl -qw kernel.panic_on_warn=0 || true
+# The kernel log, as it comes (a slot that crashes the guest leaves its trace here).
+stdbuf -oL dmesg -w >"$OUT/dmesg-live.txt" 2>&1 &
+DMESG_PID=$!
 
 # status IMPL available|unavailable|failed [REASON]: what the report says about a slot.
 status() { echo "$1 $2 ${3:-}" >>"$OUT/status.txt"; }
@@ -48,6 +54,8 @@ final_cleanup() {
 	rmmod "$(basename "$RUST_WG_KO" .ko)" 2>/dev/null || true
 	modprobe -d "$MODROOT" -r wireguard 2>/dev/null || true
 	rm -rf "$TMPD"
+	kill "$DMESG_PID" 2>/dev/null || true
+	dmesg >"$OUT/dmesg.txt" 2>&1 || true
 	sync
 }
 trap final_cleanup EXIT
@@ -457,6 +465,7 @@ for r in $(seq 1 "$RUNS"); do
 		d=$OUT/raw/$impl/r$r
 		mkdir -p "$d"
 		note "round $r: $impl"
+		kt0=$(cut -d' ' -f1 /proc/uptime)
 		if ! "setup_$impl" >>"$OUT/guest.log" 2>&1; then
 			note "$impl: setup failed in round $r"
 			status "$impl" failed "setup failed in round $r (see guest.log)"
@@ -473,8 +482,15 @@ for r in $(seq 1 "$RUNS"); do
 				measure_scale "$impl" "$d" "$r" || note "$impl round $r: scale incomplete"
 			fi ;;
 		esac
-		note "round $r: $impl done in $((EPOCHSECONDS - t))s"
 		teardown
+		# Kernel warnings/oopses since the slot began (teardown included).
+		dmesg | awk -v t0="$kt0" '{ t = substr($0, 2, index($0, "]") - 2) + 0 } t >= t0' >"$d/dmesg.txt" || true
+		w=$(grep -m1 -E -A1 'cut here|BUG:|Oops|refcount_t:|WARNING:' "$d/dmesg.txt" | tr '\n' ' ' | cut -c1-200 || true)
+		if [ -n "$w" ]; then
+			note "$impl round $r: kernel warning: $w"
+			status "$impl" warning "kernel warning in round $r: $w"
+		fi
+		note "round $r: $impl done in $((EPOCHSECONDS - t))s"
 	done
 done
 echo "guest_seconds $((EPOCHSECONDS - START))" >>"$OUT/sysinfo.txt"

@@ -62,7 +62,7 @@ done
 # FLOOD_IDS initiator identities (and as many source addresses, at most 250) for FLOOD_DUR seconds, FLOOD_FRESH fresh
 # initiations per second among the replayed flood.
 if ((quick)); then
-	runs=${runs:-1} dur=${BENCH_DUR:-3} rtt_dur=${BENCH_RTT_DUR:-5} budget=${BENCH_BUDGET:-400} peers=1000
+	runs=${runs:-1} dur=${BENCH_DUR:-3} rtt_dur=${BENCH_RTT_DUR:-5} budget=${BENCH_BUDGET:-360} peers=1000
 	flood_dur=${BENCH_FLOOD_DUR:-4} crypto_s=2 wgctl_on_c=1
 else
 	runs=${runs:-3} dur=${BENCH_DUR:-8} rtt_dur=${BENCH_RTT_DUR:-15} budget=${BENCH_BUDGET:-2400} peers=10000

@@ -293,6 +293,9 @@ impl Device {
             }
         }
         let mut id = self.identity.lock();
+        // Packets staged while there was no identity (a keepalive queued at up, say) can go now (the C
+        // `send_staged_packets` of `wg_set_device`).
+        let send_staged = id.identity.is_none() && new.is_some() && c.up;
         let public = new.as_ref().map(|n| *n.public_key());
         id.cookie_checker
             .set_public_key(public.as_ref())
@@ -305,6 +308,9 @@ impl Device {
         // Keys derived with the old identity are useless now.
         for p in c.peers.iter() {
             p.clear_keys();
+            if send_staged {
+                crate::send::send_staged(p);
+            }
         }
         Ok(())
     }

@@ -194,6 +194,7 @@ fn process(wg: &Arc<Device>, skb: SkBuff, under_load: bool) {
         crate::wg_debug!(wg, "Invalid handshake message (type {}), dropping packet", ty);
         return;
     };
+    peer.rx_stats(len);
     // Authenticated: answer (and later send) to where it came from.
     if peer.learn_endpoint(&src) {
         config::notify(|h| h.endpoint_changed, wg, &peer);

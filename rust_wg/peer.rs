@@ -224,6 +224,25 @@ impl Peer {
         drop(released);
     }
 
+    /// Counts `len` bytes received from this peer (a whole WireGuard message: handshake, keepalive or data with its
+    /// header and tag), in the peer's transfer counters and the device statistics, as the C `update_rx_stats` does;
+    /// netns.sh checks that both agree.
+    pub(crate) fn rx_stats(&self, len: usize) {
+        self.rx_bytes.fetch_add(len as u64, Ordering::Relaxed);
+        let s = &self.device.stats;
+        s.rx_packets.fetch_add(1, Ordering::Relaxed);
+        s.rx_bytes.fetch_add(len as u64, Ordering::Relaxed);
+    }
+
+    /// The transmit counterpart of [`Peer::rx_stats`], for every message sent to the peer (the C driver counts the
+    /// device side in the UDP tunnel transmit helper, per message).
+    pub(crate) fn tx_stats(&self, len: usize) {
+        self.tx_bytes.fetch_add(len as u64, Ordering::Relaxed);
+        let s = &self.device.stats;
+        s.tx_packets.fetch_add(1, Ordering::Relaxed);
+        s.tx_bytes.fetch_add(len as u64, Ordering::Relaxed);
+    }
+
     /// Returns the endpoint.
     pub(crate) fn endpoint(&self) -> Endpoint {
         *self.endpoint.lock()

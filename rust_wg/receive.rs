@@ -56,14 +56,6 @@ pub(crate) fn receive(wg: &Arc<Device>, mut skb: SkBuff) {
     if skb.pull(8).is_err() || skb.may_pull(4).is_err() {
         return drop_rx(wg, skb, DropReason::PKT_TOO_SMALL);
     }
-    #[cfg(rustwg_testcfg)]
-    let skb = {
-        let src = source(&skb).map(|s| s.from);
-        match crate::testcfg::intercept(wg, skb, src.as_ref()) {
-            Some(skb) => skb,
-            None => return,
-        }
-    };
     let d = skb.data();
     let ty = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
     let len = skb.len();
@@ -142,7 +134,7 @@ fn receive_with(wg: &Arc<Device>, mut skb: SkBuff, hdr: DataHeader) {
     if skb.pull(DATA_HEADER_LEN).is_err() || skb.trim(sealed - TAG_LEN).is_err() {
         return rx_error(wg, skb);
     }
-    peer.rx_bytes.fetch_add(wire_len as u64, Ordering::Relaxed);
+    peer.rx_stats(wire_len);
     // Authenticated: roam to where it came from, confirm a responder's new session, feed the timers.
     if let Some(src) = src {
         if peer.learn_endpoint(&src) {
@@ -231,11 +223,8 @@ fn deliver(wg: &Arc<Device>, peer: &Arc<Peer>, mut skb: SkBuff, now: u64) {
     let Some(dev) = wg.netdev() else {
         return drop_rx(wg, skb, DropReason::DEV_READY);
     };
-    let n = skb.len();
-    if dev.rx(skb) {
-        wg.stats.rx_packets.fetch_add(1, Ordering::Relaxed);
-        wg.stats.rx_bytes.fetch_add(n as u64, Ordering::Relaxed);
-    } else {
+    // Received bytes were counted per message (`Peer::rx_stats`).
+    if !dev.rx(skb) {
         wg.stats.rx_dropped.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -55,8 +55,6 @@ mod receive;
 mod send;
 mod slots;
 mod socket;
-#[cfg(rustwg_testcfg)]
-mod testcfg;
 mod timers;
 
 #[cfg(not(rustwg_alt))]
@@ -69,7 +67,7 @@ module! {
     alias: ["rtnl-link-wireguard", "net-pf-16-proto-16-family-wireguard"],
 }
 
-#[cfg(all(rustwg_alt, not(rustwg_testcfg)))]
+#[cfg(rustwg_alt)]
 module! {
     type: RustWg,
     name: "rustwg_alt",
@@ -77,16 +75,6 @@ module! {
     description: "WireGuard secure network tunnel (Rust), side-by-side variant",
     license: "GPL",
     alias: ["rtnl-link-rustwg", "net-pf-16-proto-16-family-rustwg"],
-}
-
-// TEST ONLY (see testcfg.rs): the side-by-side variant plus configuration over loopback UDP.
-#[cfg(all(rustwg_alt, rustwg_testcfg))]
-module! {
-    type: RustWg,
-    name: "rustwg_test",
-    author: "rust_wg developers",
-    description: "WireGuard (Rust), side-by-side variant with a TEST-ONLY configuration path",
-    license: "GPL",
 }
 
 /// The rtnl link kind (`ip link add ... type KIND`).

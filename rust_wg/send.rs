@@ -148,13 +148,11 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
             break;
         }
         let is_data = !skb.is_empty();
-        let len = skb.len();
+        // Statistics are counted per message sent, in `socket::send_to_peer`.
         match seal_and_send(peer, &kp, skb, nonce, mtu) {
             Ok(()) => {
                 if is_data {
                     sent_data = true;
-                    peer.device.stats.tx_packets.fetch_add(1, Ordering::Relaxed);
-                    peer.device.stats.tx_bytes.fetch_add(len as u64, Ordering::Relaxed);
                 }
             }
             Err(_) => {

@@ -80,7 +80,7 @@ pub(crate) fn send_to_peer(peer: &Peer, skb: SkBuff) -> Result {
     };
     drop(g);
     if r.is_ok() {
-        peer.tx_bytes.fetch_add(len, core::sync::atomic::Ordering::Relaxed);
+        peer.tx_stats(len as usize);
         // Remember the source the route chose, unless the endpoint changed meanwhile.
         let mut e = peer.endpoint.lock();
         if e.addr == Some(addr) {

@@ -60,6 +60,19 @@ if ((!host_only)); then
 		read -r p f s < <(tail -n 1 /tmp/rust_wg-vm.log | awk '{ print $2+0, $4+0, $6+0 }')
 		pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
 		[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && step_fail "VM suite reported nothing"
+		# The kernel's netns.sh, unmodified, against rust_wg (with wg, then wgctl), in a fresh VM of its own: its
+		# leak check reads the whole kernel log. The C driver's control run is 00-netns-c-driver in the suite above.
+		# CONFORMANCE=0 skips it; CONFORMANCE_FILTER picks other runs of selftests/conformance.
+		if [ "${CONFORMANCE:-1}" != 0 ]; then
+			echo "== conformance: netns.sh against rust_wg"
+			selftests/run.sh --variant "${VARIANT:-normal}" --dir selftests/conformance --timeout 1500 \
+				--filter "${CONFORMANCE_FILTER:-^(30|40)-}" | tee /tmp/rust_wg-conformance.log
+			# Count the netns.sh runs only (boot and KUnit were counted above).
+			read -r p f s < <(awk '$1 ~ /^[0-9][0-9]-netns-/ { if ($2 == "PASS") p++; else if ($2 == "SKIP") s++; else f++ }
+				END { print p+0, f+0, s+0 }' /tmp/rust_wg-conformance.log)
+			pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+			[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && [ "$s" -eq 0 ] && step_fail "conformance run reported nothing"
+		fi
 	else
 		step_fail "build of rust_wg.ko / wgctl"
 	fi

@@ -5,7 +5,7 @@
 # Writes `RESULT <name> PASS|FAIL|SKIP [detail]` lines to $RESULTS/results.txt.
 set -u
 . "$1"
-export RUST_WG_TOP KBUILD MODROOT RESULTS WGCTL RUST_WG_KO TEST_TIMEOUT VARIANT
+export RUST_WG_TOP KBUILD MODROOT RESULTS WGCTL RUST_WG_KO TEST_TIMEOUT VARIANT RUST_WG_GO_INTEROP
 TESTS_DIR=${TESTS_DIR:-$RUST_WG_TOP/selftests/tests}
 out=$RESULTS/results.txt
 : >"$out"
@@ -42,7 +42,7 @@ done < <(dmesg | grep -v "# Totals:" | grep -E '# [A-Za-z0-9_]+: pass:[0-9]+ fai
 reset_vm() {
 	local ns m
 	for ns in $(ip netns list 2>/dev/null | cut -d' ' -f1); do ip netns del "$ns" 2>/dev/null; done
-	for m in wireguard rust_wg rustwg_alt rustwg_test rust_dummy_netdev; do
+	for m in wireguard rust_wg rustwg_alt rust_dummy_netdev; do
 		grep -q "^$m " /proc/modules && rmmod "$m" 2>/dev/null
 	done
 	pkill -f wireguard-go 2>/dev/null

@@ -86,3 +86,53 @@ run_netns() {
 	rust_wg) unload_rust_wg ;;
 	esac
 }
+
+# wg_pair [KIND]: rust_wg (kind "wireguard", loaded by the caller) on both sides of ns_pair, configured with wg(8)
+# over genl: wg0 in ns1 (10.99.0.1/24, fd99::1/64, port 51821) and ns2 (.2, port 51822), peers of each other.
+# Sets K1 K2 (private keys) and P1 P2 (public keys).
+wg_pair() {
+	ns_pair
+	K1=$(wg genkey); P1=$(wg pubkey <<<"$K1")
+	K2=$(wg genkey); P2=$(wg pubkey <<<"$K2")
+	local n ns
+	for n in 1 2; do
+		ns=$([ $n = 1 ] && echo "$NS1" || echo "$NS2")
+		ip -n "$ns" link add wg0 type wireguard
+		ip -n "$ns" addr add 10.99.0.$n/24 dev wg0
+		ip -n "$ns" addr add fd99::$n/64 dev wg0 nodad
+	done
+	n1 wg set wg0 private-key <(echo "$K1") listen-port 51821 \
+		peer "$P2" endpoint 192.168.241.2:51822 allowed-ips 10.99.0.2/32,fd99::2/128
+	n2 wg set wg0 private-key <(echo "$K2") listen-port 51822 \
+		peer "$P1" endpoint 192.168.241.1:51821 allowed-ips 10.99.0.1/32,fd99::1/128
+	ip -n "$NS1" link set wg0 up
+	ip -n "$NS2" link set wg0 up
+}
+
+# wait_ping NS ADDR [TRIES]: the first packets wait for the handshake (X25519 is slow under TCG); allow 20 s.
+wait_ping() {
+	local i
+	for i in $(seq 1 "${3:-20}"); do
+		ip netns exec "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
+	done
+	return 1
+}
+
+# check_objects MARK: every "wgN: Peer 3 created" (interface, peer, keypair) since MARK has its "destroyed", the
+# check the kernel's netns.sh makes over the debug log.
+check_objects() {
+	local line o v c d bad=0
+	declare -A objects=()
+	while read -r line; do
+		[[ $line =~ (wg[0-9]+:\ [A-Z][a-z]+\ ?[0-9]*)\ .*(created|destroyed) ]] || continue
+		objects["${BASH_REMATCH[1]}"]+="${BASH_REMATCH[2]}"
+	done < <(dmesg_since "$1")
+	for o in "${!objects[@]}"; do
+		v=${objects[$o]}
+		c=$(grep -o created <<<"$v" | wc -l); d=$(grep -o destroyed <<<"$v" | wc -l)
+		[ "$c" = "$d" ] || { echo "leak: $o: $v"; bad=1; }
+	done
+	[ $bad = 0 ] || fail "objects created but not destroyed"
+	[ ${#objects[@]} -gt 0 ] || fail "no object lifetime lines in the log"
+	log "${#objects[@]} objects created and destroyed"
+}

@@ -52,6 +52,7 @@ TEST_TIMEOUT=$timeout
 VARIANT=$variant
 TESTS="${tests[*]}"
 TESTS_DIR=$tests_dir
+RUST_WG_GO_INTEROP=${RUST_WG_GO_INTEROP:-0}
 EOT
 
 echo "vm: ${#tests[@]} tests, kernel $kbuild, results $results"
