@@ -249,7 +249,11 @@ fn notify(cmd: u8, dev: &Device, peer: &Peer, with_endpoint: bool, with_handshak
     let Some(nd) = dev.netdev() else {
         return;
     };
-    let net = nd.net_get();
+    // Not while the namespace is being dismantled (devices are deleted then): nobody listens, and taking a
+    // reference would be a use-after-free.
+    let Some(net) = nd.net_try_get() else {
+        return;
+    };
     if !family.has_listeners(&net, GROUP_PEERS) {
         return;
     }

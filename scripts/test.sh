@@ -54,7 +54,7 @@ done
 
 if ((!host_only)); then
 	echo "== build rust_wg.ko and wgctl"
-	if make -s module && make -s wgctl; then
+	if make -s module && make -s wgctl && make -s tools; then
 		echo "== VM tests"
 		selftests/run.sh --variant "${VARIANT:-normal}" ${FILTER:+--filter "$FILTER"} | tee /tmp/rust_wg-vm.log
 		read -r p f s < <(tail -n 1 /tmp/rust_wg-vm.log | awk '{ print $2+0, $4+0, $6+0 }')

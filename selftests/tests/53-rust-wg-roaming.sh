@@ -79,7 +79,8 @@ endpoint_is "$NS1" "$p2" 192.168.241.2:1003
 n1 ping -c 2 -W 5 10.99.0.2 >/dev/null || fail "responder after the port change"
 log "roamed to a new port"
 
-# The initiator's source address changes.
+# The initiator's source address changes (the new one stays when the old primary goes).
+n2 sysctl -qw net.ipv4.conf.veth2.promote_secondaries=1
 ip -n "$NS2" addr add 192.168.241.3/24 dev veth2
 ip -n "$NS2" addr del 192.168.241.2/24 dev veth2
 n2 ping -c 2 -W 5 10.99.0.1 >/dev/null || fail "ping after the address change"
