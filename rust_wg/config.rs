@@ -53,8 +53,10 @@ pub(crate) struct PeerUpdate {
     pub update_only: bool,
     /// New preshared key, all zero for none (`WGPEER_A_PRESHARED_KEY`).
     pub preshared_key: Option<Key>,
-    /// New endpoint (`WGPEER_A_ENDPOINT`); `scope_id` of IPv6 link-local endpoints is not carried yet.
+    /// New endpoint (`WGPEER_A_ENDPOINT`).
     pub endpoint: Option<SocketAddr>,
+    /// `sin6_scope_id` of an IPv6 `endpoint` (the interface of a link-local address), else 0.
+    pub endpoint_scope_id: u32,
     /// New persistent keepalive interval in seconds, 0 to disable (`WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL`).
     pub persistent_keepalive: Option<u16>,
     /// Removes all the peer's allowed IPs before applying `allowed_ips` (`WGPEER_F_REPLACE_ALLOWEDIPS`).
@@ -123,6 +125,8 @@ pub(crate) struct PeerSnapshot {
     pub preshared_key: Key,
     /// `WGPEER_A_ENDPOINT`.
     pub endpoint: Option<SocketAddr>,
+    /// Its `sin6_scope_id` if it is IPv6.
+    pub endpoint_scope_id: u32,
     /// `WGPEER_A_LAST_HANDSHAKE_TIME` as (seconds, nanoseconds) of real time; (0, 0) for never.
     pub last_handshake: (i64, i64),
     /// `WGPEER_A_RX_BYTES`.
@@ -133,8 +137,8 @@ pub(crate) struct PeerSnapshot {
     pub persistent_keepalive: u16,
     /// `WGPEER_A_PROTOCOL_VERSION`: always 1.
     pub protocol_version: u32,
-    /// `WGPEER_A_ALLOWEDIPS`, in the trie's stable pre-order.
-    pub allowed_ips: KVec<(IpAddr, u8)>,
+    /// `WGPEER_A_ALLOWEDIPS`, in the C driver's order (insertion order, a prefix inserted again last).
+    pub allowed_ips: KVVec<(IpAddr, u8)>,
 }
 
 /// Notification callbacks filled in by netlink.rs. They run in any context, including softirq, and must not sleep.
@@ -187,7 +191,7 @@ pub(crate) fn einval(msg: &'static CStr) -> ConfigError {
 
 // ---- Applying updates and taking snapshots ----
 
-use crate::allowedips::{self, PeerRef};
+use crate::allowedips;
 use crate::device::MAX_PEERS_PER_DEVICE;
 use crate::proto::noise::StaticIdentity;
 use core::sync::atomic::Ordering;
@@ -196,13 +200,26 @@ impl Device {
     /// Applies a validated update (the C `wg_set_device` and `set_peer`). The caller holds RTNL.
     ///
     /// Like the C driver, changes are not transactional: on an error, what was applied before it stays applied.
+    /// All allowed-IP changes of the update are published as one new trie version at the end, errors included.
     pub(crate) fn apply(self: &Arc<Self>, rtnl: &Rtnl, update: &DeviceUpdate) -> Result<(), ConfigError> {
         let mut c = self.cfg.lock();
         if c.dead {
             return Err(ENODEV.into());
         }
         self.generation.fetch_add(1, Ordering::Relaxed);
+        let mut ips = allowedips::Update::begin(self)?;
+        let r = self.apply_locked(rtnl, &mut c, &mut ips, update);
+        ips.commit();
+        r
+    }
 
+    fn apply_locked(
+        self: &Arc<Self>,
+        rtnl: &Rtnl,
+        c: &mut crate::device::DevConfig,
+        ips: &mut allowedips::Update<'_>,
+        update: &DeviceUpdate,
+    ) -> Result<(), ConfigError> {
         if let Some(mark) = update.fwmark {
             self.fwmark.store(mark, Ordering::Relaxed);
             for p in c.peers.iter() {
@@ -228,18 +245,20 @@ impl Device {
         }
 
         if update.replace_peers {
+            // Every peer goes, so the new table is empty (the C `wg_peer_remove_all` frees the whole trie too).
             let old = c.peers.take();
+            ips.clear();
             for p in old.iter() {
                 crate::peer::remove(self, p);
             }
         }
 
         if let Some(private) = &update.private_key {
-            self.set_private_key(&mut c, private)?;
+            self.set_private_key(c, ips, private)?;
         }
 
         for pu in update.peers.iter() {
-            self.set_peer(&mut c, pu)?;
+            self.set_peer(c, ips, pu)?;
         }
         Ok(())
     }
@@ -248,6 +267,7 @@ impl Device {
     fn set_private_key(
         self: &Arc<Self>,
         c: &mut crate::device::DevConfig,
+        ips: &mut allowedips::Update<'_>,
         private: &Key,
     ) -> Result<(), ConfigError> {
         let zero = private.iter().all(|&b| b == 0);
@@ -267,7 +287,8 @@ impl Device {
         // A peer with our own new public key is removed: we would never handshake with ourselves.
         if let Some(n) = &new {
             let pk = *n.public_key();
-            if let Some(p) = c.peers.remove_if(|p| p.public_key == pk) {
+            if let Some(p) = c.peers.remove_key(&pk) {
+                ips.remove_peer(&p)?;
                 crate::peer::remove(self, &p);
             }
         }
@@ -298,18 +319,17 @@ impl Device {
     fn set_peer(
         self: &Arc<Self>,
         c: &mut crate::device::DevConfig,
+        ips: &mut allowedips::Update<'_>,
         u: &PeerUpdate,
     ) -> Result<(), ConfigError> {
-        let existing = c.peers.find(|p| p.public_key == u.public_key).cloned();
         if u.remove {
-            if let Some(p) = existing {
-                let p = c.peers.remove_if(|x| Arc::ptr_eq(x, &p));
-                if let Some(p) = p {
-                    crate::peer::remove(self, &p);
-                }
+            if let Some(p) = c.peers.remove_key(&u.public_key) {
+                ips.remove_peer(&p)?;
+                crate::peer::remove(self, &p);
             }
             return Ok(());
         }
+        let existing = c.peers.find_key(&u.public_key).cloned();
         let (peer, created) = match existing {
             Some(p) => (p, false),
             None if u.update_only => return Ok(()),
@@ -323,7 +343,7 @@ impl Device {
                 }
                 let p = crate::peer::Peer::new(self, u.public_key, u.preshared_key.as_ref())
                     .map_err(ConfigError::from)?;
-                c.peers.insert(p.clone(), false, GFP_KERNEL)?;
+                c.peers.insert(p.clone(), GFP_KERNEL)?;
                 if let Err(e) = p.start_napi() {
                     drop(c.peers.remove_if(|x| Arc::ptr_eq(x, &p)));
                     return Err(e.into());
@@ -336,23 +356,22 @@ impl Device {
             peer.handshake.lock().hs.set_preshared_key(psk);
         }
         if let Some(ep) = u.endpoint {
-            if peer.set_endpoint(ep) {
+            let scope = if matches!(ep.addr, IpAddr::V6(_)) { u.endpoint_scope_id } else { 0 };
+            if peer.set_endpoint(ep, scope) {
                 notify(|h| h.endpoint_changed, self, &peer);
             }
         }
         if u.replace_allowed_ips {
-            let key = PeerRef(peer.clone());
-            allowedips::update(self, |t| t.remove_by_peer(&key))?;
+            ips.remove_peer(&peer)?;
         }
         for a in u.allowed_ips.iter() {
             if a.cidr > a.addr.bits() {
                 return Err(einval(c_str!("Invalid allowed IP prefix length")));
             }
-            let key = PeerRef(peer.clone());
             if a.remove {
-                allowedips::update(self, |t| t.remove(&a.addr, a.cidr, &key).map(|(t, _)| t))?;
+                ips.remove(&peer, &a.addr, a.cidr)?;
             } else {
-                allowedips::update(self, |t| t.insert(&a.addr, a.cidr, key).map(|(t, _)| t))?;
+                ips.insert(&peer, &a.addr, a.cidr)?;
             }
         }
         if created {
@@ -389,11 +408,13 @@ impl Device {
         let mut peers = KVec::with_capacity(c.peers.len(), GFP_KERNEL)?;
         for p in c.peers.iter() {
             let preshared_key = *p.handshake.lock().hs.preshared_key();
+            let ep = p.endpoint();
             peers.push(
                 PeerSnapshot {
                     public_key: p.public_key,
                     preshared_key,
-                    endpoint: p.endpoint().addr,
+                    endpoint: ep.addr,
+                    endpoint_scope_id: ep.scope_id,
                     last_handshake: *p.last_handshake.lock(),
                     rx_bytes: p.rx_bytes.load(Ordering::Relaxed),
                     tx_bytes: p.tx_bytes.load(Ordering::Relaxed),

@@ -62,7 +62,7 @@ pub(crate) struct DevConfig {
     pub(crate) listen_port: u16,
     /// Peers in creation order (the C `peer_list`). Peers are also reachable from the allowed-IPs trie and the index
     /// table; removal takes them out of all three (see `peer::remove`).
-    pub(crate) peers: Slots<Arc<Peer>>,
+    pub(crate) peers: crate::peer_list::PeerList,
     /// Set between `ndo_open` and `ndo_stop`.
     pub(crate) up: bool,
     /// Set by `dellink`: no more peers, sockets or work.
@@ -547,7 +547,7 @@ impl LinkOps for DevPriv {
             pin_init!(Device {
                 cfg <- new_mutex!(DevConfig {
                     listen_port: 0,
-                    peers: Slots::new(),
+                    peers: crate::peer_list::PeerList::new(),
                     up: false,
                     dead: false,
                 }),

@@ -214,7 +214,7 @@ fn process(wg: &Arc<Device>, skb: SkBuff, under_load: bool) {
 
 fn find_peer(wg: &Device, key: &[u8; 32]) -> Option<Arc<Peer>> {
     let c = wg.cfg.lock();
-    c.peers.find(|p| p.public_key == *key).cloned()
+    c.peers.find_key(key).cloned()
 }
 
 fn consume_initiation(wg: &Device, msg: &[u8], now: u64) -> Option<Arc<Peer>> {

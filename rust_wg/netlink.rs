@@ -257,9 +257,11 @@ fn notify(cmd: u8, dev: &Device, peer: &Peer, with_endpoint: bool, with_handshak
     if !family.has_listeners(&net, GROUP_PEERS) {
         return;
     }
+    let ep = peer.endpoint();
     let ev = PeerEvent {
         public_key: peer.public_key,
-        endpoint: if with_endpoint { peer.endpoint().addr } else { None },
+        endpoint: if with_endpoint { ep.addr } else { None },
+        endpoint_scope_id: ep.scope_id,
         last_handshake: if with_handshake {
             Some(*peer.last_handshake.lock())
         } else {

@@ -33,8 +33,9 @@ pub(crate) enum Filled {
     More,
 }
 
-/// Writes a `struct sockaddr_in` or `struct sockaddr_in6` for `ep` into `buf`, returning its length.
-pub(crate) fn sockaddr(ep: &SocketAddr, buf: &mut [u8; SOCKADDR_IN6_LEN]) -> usize {
+/// Writes a `struct sockaddr_in` or `struct sockaddr_in6` (with `scope_id`) for `ep` into `buf`, returning its
+/// length.
+pub(crate) fn sockaddr(ep: &SocketAddr, scope_id: u32, buf: &mut [u8; SOCKADDR_IN6_LEN]) -> usize {
     buf.fill(0);
     buf[2..4].copy_from_slice(&ep.port.to_be_bytes());
     match &ep.addr {
@@ -46,15 +47,16 @@ pub(crate) fn sockaddr(ep: &SocketAddr, buf: &mut [u8; SOCKADDR_IN6_LEN]) -> usi
         IpAddr::V6(a) => {
             buf[0..2].copy_from_slice(&AF_INET6.to_ne_bytes());
             buf[8..24].copy_from_slice(a);
+            buf[24..28].copy_from_slice(&scope_id.to_ne_bytes());
             SOCKADDR_IN6_LEN
         }
     }
 }
 
 /// Writes `WGPEER_A_ENDPOINT`.
-fn put_endpoint(w: &mut Writer<'_>, ep: &SocketAddr) -> Result<(), Full> {
+fn put_endpoint(w: &mut Writer<'_>, ep: &SocketAddr, scope_id: u32) -> Result<(), Full> {
     let mut sa = [0u8; SOCKADDR_IN6_LEN];
-    let len = sockaddr(ep, &mut sa);
+    let len = sockaddr(ep, scope_id, &mut sa);
     w.put(WGPEER_A_ENDPOINT, &sa[..len])
 }
 
@@ -110,7 +112,7 @@ fn put_peer(w: &mut Writer<'_>, p: &PeerSnapshot, next_ip: &mut Option<usize>) -
             w.put_u64(WGPEER_A_RX_BYTES, p.rx_bytes)?;
             w.put_u32(WGPEER_A_PROTOCOL_VERSION, p.protocol_version)?;
             if let Some(ep) = &p.endpoint {
-                put_endpoint(w, ep)?;
+                put_endpoint(w, ep, p.endpoint_scope_id)?;
             }
         }
         Ok(())
@@ -185,6 +187,7 @@ pub(crate) fn fill(w: &mut Writer<'_>, s: &DeviceSnapshot, c: &mut Cursor) -> Re
 pub(crate) struct PeerEvent {
     pub public_key: Key,
     pub endpoint: Option<SocketAddr>,
+    pub endpoint_scope_id: u32,
     pub last_handshake: Option<(i64, i64)>,
 }
 
@@ -201,7 +204,7 @@ pub(crate) fn fill_event(
     let peer = w.nest_start(0)?;
     w.put(WGPEER_A_PUBLIC_KEY, &p.public_key)?;
     if let Some(ep) = &p.endpoint {
-        put_endpoint(w, ep)?;
+        put_endpoint(w, ep, p.endpoint_scope_id)?;
     }
     if let Some(t) = p.last_handshake {
         put_handshake_time(w, t)?;

@@ -297,27 +297,35 @@ pub(crate) fn parse_get(payload: &[u8]) -> Result<Target, Refusal> {
 }
 
 /// Parses an endpoint: a `struct sockaddr_in` or `struct sockaddr_in6` of exactly its size.
-fn endpoint(a: &Attr<'_>) -> Result<SocketAddr, Refusal> {
+///
+/// Returns the address and, for IPv6, `sin6_scope_id` (the interface of a link-local address); `sin6_flowinfo` is
+/// not kept.
+fn endpoint(a: &Attr<'_>) -> Result<(SocketAddr, u32), Refusal> {
     let p = a.payload;
     let family = u16::from_ne_bytes([p[0], p[1]]);
     let port = u16::from_be_bytes([p[2], p[3]]);
     if family == AF_INET && p.len() == SOCKADDR_IN_LEN {
         let mut v4 = [0u8; 4];
         v4.copy_from_slice(&p[4..8]);
-        return Ok(SocketAddr {
-            addr: IpAddr::V4(v4),
-            port,
-        });
+        return Ok((
+            SocketAddr {
+                addr: IpAddr::V4(v4),
+                port,
+            },
+            0,
+        ));
     }
     if family == AF_INET6 && p.len() == SOCKADDR_IN6_LEN {
-        // sin6_flowinfo (p[4..8]) and sin6_scope_id (p[24..28]) are not kept by the device (see
-        // `PeerUpdate::endpoint`).
         let mut v6 = [0u8; 16];
         v6.copy_from_slice(&p[8..24]);
-        return Ok(SocketAddr {
-            addr: IpAddr::V6(v6),
-            port,
-        });
+        let scope_id = u32::from_ne_bytes([p[24], p[25], p[26], p[27]]);
+        return Ok((
+            SocketAddr {
+                addr: IpAddr::V6(v6),
+                port,
+            },
+            scope_id,
+        ));
     }
     Err(Refusal::at(
         errno(bindings::EAFNOSUPPORT),
@@ -403,9 +411,12 @@ fn peer(e: &Attr<'_>) -> Result<PeerUpdate, Refusal> {
             ));
         }
     }
-    let endpoint = match tb[WGPEER_A_ENDPOINT as usize].as_ref() {
-        Some(a) => Some(endpoint(a)?),
-        None => None,
+    let (endpoint, endpoint_scope_id) = match tb[WGPEER_A_ENDPOINT as usize].as_ref() {
+        Some(a) => {
+            let (ep, scope) = endpoint(a)?;
+            (Some(ep), scope)
+        }
+        None => (None, 0),
     };
     let mut allowed_ips = KVec::new();
     if let Some(ips) = tb[WGPEER_A_ALLOWEDIPS as usize].as_ref() {
@@ -420,6 +431,7 @@ fn peer(e: &Attr<'_>) -> Result<PeerUpdate, Refusal> {
         update_only: flags & WGPEER_F_UPDATE_ONLY != 0,
         preshared_key: tb[WGPEER_A_PRESHARED_KEY as usize].as_ref().map(get_key),
         endpoint,
+        endpoint_scope_id,
         persistent_keepalive: tb[WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL as usize]
             .as_ref()
             .map(get_u16),

@@ -6,7 +6,7 @@
 //! the index table. [`remove`] takes it out of all three; the `Arc`s that packets and work items still hold keep the
 //! memory alive until they finish, and the last one prints the "destroyed" line.
 
-use crate::allowedips::{self, PeerRef};
+use crate::allowedips::PeerPrefixes;
 use crate::crypto::KernelCrypto;
 use crate::device::{Device, OBJECT_IDS};
 use crate::index::Keypair;
@@ -145,6 +145,10 @@ pub(crate) struct Peer {
     pub(crate) last_handshake: SpinLockBh<(i64, i64)>,
     /// Set once removed: no more timers, work or sends.
     pub(crate) dead: AtomicBool,
+    /// The peer's allowed IPs in listing order (see `allowedips`). Changed under the device's `cfg` mutex only;
+    /// this lock just gives interior mutability and is taken last.
+    #[pin]
+    pub(crate) allowed_ips: Mutex<PeerPrefixes>,
 }
 
 kernel::impl_has_work! {
@@ -203,6 +207,7 @@ impl Peer {
                 tx_bytes: AtomicU64::new(0),
                 last_handshake <- new_spinlock_bh!((0, 0)),
                 dead: AtomicBool::new(false),
+                allowed_ips <- new_mutex!(PeerPrefixes::new()),
             }? Error),
             GFP_KERNEL,
         )?;
@@ -293,14 +298,16 @@ impl Peer {
         *self.endpoint.lock()
     }
 
-    /// Sets the endpoint (configuration or roaming), forgetting the source address and cached routes.
-    pub(crate) fn set_endpoint(&self, addr: SocketAddr) -> bool {
+    /// Sets the endpoint from configuration (`scope_id`: the interface of an IPv6 link-local address, else 0),
+    /// forgetting the source address and cached routes.
+    pub(crate) fn set_endpoint(&self, addr: SocketAddr, scope_id: u32) -> bool {
         let changed = {
             let mut e = self.endpoint.lock();
-            let changed = e.addr != Some(addr);
+            let changed = e.addr != Some(addr) || e.scope_id != scope_id;
             if changed {
                 *e = Endpoint {
                     addr: Some(addr),
+                    scope_id,
                     ..Endpoint::NONE
                 };
             }
@@ -350,23 +357,16 @@ impl Peer {
 }
 
 /// Removes `peer` from `wg` (the C `peer_remove_after_dead` sequence). Process context; the caller already took it
-/// off `cfg.peers`.
+/// off `cfg.peers` and removed its prefixes from the allowed-IPs batch it publishes afterwards.
 ///
-/// 1. Mark it dead, so no new timers, work or sends start.
-/// 2. Remove its prefixes from the allowed-IPs trie, so no new packets are routed to it (readers finish within a
-///    grace period, which the trie update waits for or defers to).
-/// 3. Stop the timer (waiting for a running callback) and clear its keys and handshake, unregistering their
+/// 1. Mark it dead, so no new timers, work or sends start (until the caller publishes the trie without it, the data
+///    path still finds it there, and drops what it finds dead).
+/// 2. Stop the timer (waiting for a running callback) and clear its keys and handshake, unregistering their
 ///    indices, so received packets no longer find it.
-/// 4. Drop staged packets. Work still queued holds its own reference and finds the peer dead.
+/// 3. Drop staged packets. Work still queued holds its own reference and finds the peer dead.
 pub(crate) fn remove(wg: &Device, peer: &Arc<Peer>) {
     crate::config::notify(|h| h.peer_removed, wg, peer);
     peer.dead.store(true, Ordering::Relaxed);
-    let key = PeerRef(peer.clone());
-    if allowedips::update(wg, |t| t.remove_by_peer(&key)).is_err() {
-        // Out of memory for the path copy: the prefixes stay until the device goes; lookups skip dead peers.
-        kernel::pr_warn!("rust_wg: could not remove allowed IPs of a peer\n");
-    }
-    drop(key);
     peer.stop();
     // Waits for a running poll; drops the context's references to the peer and the device.
     peer.napi.del();

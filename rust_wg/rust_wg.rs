@@ -49,6 +49,7 @@ mod netlink_dump;
 mod netlink_parse;
 mod netlink_uapi;
 mod peer;
+mod peer_list;
 // The protocol core is also the host crate's public API, hence `pub` items that are crate-internal here.
 #[allow(unreachable_pub)]
 mod proto;

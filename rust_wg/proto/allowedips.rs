@@ -3,29 +3,34 @@
 //! Cryptokey routing: a persistent longest-prefix-match trie from IPv4/IPv6 prefixes to peers.
 //!
 //! The trie is path-compressed and binary like the C driver's allowedips.c (each node holds a masked key and its
-//! prefix length, and chooses a child by the first bit after its prefix), but it is *persistent*: nodes are never
-//! modified after creation. A mutation copies the O(depth) nodes on the path to the change, shares every untouched
-//! subtree through a reference-counted pointer, and returns a new [`AllowedIps`] value. The old value stays intact,
-//! so:
+//! prefix length, and chooses a child by the first bit after its prefix), but published versions are *persistent*:
+//! a node reachable from an [`AllowedIps`] is never modified. Changes go through a [`Batch`]:
+//! [`AllowedIps::edit`] starts one that shares the whole table, the batch's first change on a path copies the
+//! O(depth) shared nodes on it into nodes the batch owns alone, later changes on the same path modify those in
+//! place, and [`Batch::finish`] freezes the batch into a new [`AllowedIps`] that still shares every untouched
+//! subtree with the old one. So:
 //!
 //! - readers never block and never see a half-done change: the kernel publishes the new root under RCU and readers
-//!   traverse whichever immutable snapshot they loaded;
-//! - a failed allocation leaves the published table untouched (every mutation is all-or-nothing);
-//! - a netlink dump can hold a snapshot (a cheap clone) across messages and resume by position in its stable order.
+//!   traverse whichever immutable version they loaded;
+//! - a configuration message with thousands of prefixes costs about one node per changed prefix and one published
+//!   version, not a path copy and a publication per prefix;
+//! - a failed allocation leaves the table as it was before that one change (the batch stays usable, and the
+//!   published version is untouched until the caller publishes the batch);
+//! - a netlink dump can hold a version (a cheap clone) across messages.
 //!
-//! The caller must not free nodes readers may still hold: the kernel drops the previous root only after an RCU grace
-//! period (`synchronize_rcu()` in the writer, or a deferred drop), which frees exactly the nodes the new version no
-//! longer shares. Dropping recurses along a path, at most 129 levels deep.
+//! The caller must not free nodes readers may still hold: the kernel drops the previous version only after an RCU
+//! grace period, which frees exactly the nodes the new version no longer shares. Dropping recurses along a path, at
+//! most 129 levels deep.
 //!
-//! Memory comes from a [`SharedPtr`] family: the host uses `alloc::sync::Arc`, the kernel `kernel::sync::Arc` with
-//! fallible allocation. The peer handle `P` is compared with `Eq`; the kernel should use a handle whose equality is
-//! pointer identity.
+//! Memory comes from a [`SharedPtr`] family: the host uses `Box` and `alloc::sync::Arc`, the kernel `UniqueArc` and
+//! `Arc` with fallible allocation (turning a batch's node into a shared one never allocates there). The peer handle
+//! `P` is compared with `Eq`; the kernel uses a handle whose equality is pointer identity.
 //!
-//! Costs: lookup, insert and exact remove are O(depth) (at most 33 or 129 nodes). [`AllowedIps::remove_by_peer`]
-//! reads the whole table (it allocates only along changed paths); the kernel keeps each peer's prefix list for
-//! netlink anyway and can instead call [`AllowedIps::remove`] per prefix, O(k·depth).
+//! Costs: lookup, insert and exact remove are O(depth) (at most 33 or 129 nodes). [`Batch::remove_by_peer`] reads
+//! the whole table; the kernel keeps each peer's prefix list (which netlink needs for the C driver's dump order)
+//! and calls [`Batch::remove`] per prefix instead, O(k·depth).
 
-use core::ops::Deref;
+use core::ops::{Deref, DerefMut};
 
 use super::addr::IpAddr;
 
@@ -48,36 +53,49 @@ impl From<AllocError> for AllowedIpsError {
     }
 }
 
-/// A family of reference-counted shared pointers, abstracting `Arc` over host and kernel.
+/// A family of pointers: uniquely owned ones that a batch mutates, and reference-counted shared ones that
+/// published versions are made of. This abstracts `Box`/`Arc` on the host and `UniqueArc`/`Arc` in the kernel.
 pub trait SharedPtr {
-    /// The pointer to a `T`.
+    /// The shared pointer to a `T`.
     type Ptr<T>: Clone + Deref<Target = T>;
+    /// The uniquely owned pointer to a `T`.
+    type Unique<T>: DerefMut<Target = T>;
 
-    /// Allocates a new `T`, failing instead of panicking when memory is short.
-    fn try_new<T>(value: T) -> Result<Self::Ptr<T>, AllocError>;
+    /// Allocates a new uniquely owned `T`, failing instead of panicking when memory is short.
+    fn try_new<T>(value: T) -> Result<Self::Unique<T>, AllocError>;
+
+    /// Turns a uniquely owned pointer into a shared one (in the kernel, without allocating).
+    fn share<T>(value: Self::Unique<T>) -> Self::Ptr<T>;
 }
 
-/// A trie node; nodes are immutable once shared.
-pub struct Node<P, F: SharedPtr> {
-    key: [u8; 16],
-    cidr: u8,
-    peer: Option<P>,
-    children: [Option<F::Ptr<Node<P, F>>>; 2],
+type NodePtr<P, F> = <F as SharedPtr>::Ptr<Node<P, F>>;
+type NodeBox<P, F> = <F as SharedPtr>::Unique<Node<P, F>>;
+
+/// A child pointer: shared with published versions, or owned by the batch that created it.
+///
+/// Invariant: a node reachable through a `Shared` link only has `Shared` children (only [`freeze`] makes shared
+/// nodes, and it freezes the children first).
+enum Link<P, F: SharedPtr> {
+    Shared(NodePtr<P, F>),
+    Fresh(NodeBox<P, F>),
 }
 
-impl<P: Clone, F: SharedPtr> Clone for Node<P, F> {
-    fn clone(&self) -> Self {
-        Self {
-            key: self.key,
-            cidr: self.cidr,
-            peer: self.peer.clone(),
-            children: self.children.clone(),
+impl<P, F: SharedPtr> Link<P, F> {
+    fn node(&self) -> &Node<P, F> {
+        match self {
+            Link::Shared(p) => p,
+            Link::Fresh(b) => b,
         }
     }
 }
 
-type NodePtr<P, F> = <F as SharedPtr>::Ptr<Node<P, F>>;
-type Link<P, F> = Option<NodePtr<P, F>>;
+/// A trie node.
+pub struct Node<P, F: SharedPtr> {
+    key: [u8; 16],
+    cidr: u8,
+    peer: Option<P>,
+    children: [Option<Link<P, F>>; 2],
+}
 
 fn bit_at(key: &[u8; 16], i: u8) -> usize {
     let byte = key.get(usize::from(i / 8)).copied().unwrap_or(0);
@@ -120,9 +138,21 @@ fn key_of(addr: &IpAddr) -> ([u8; 16], u8) {
     (key, addr.bits())
 }
 
-enum Change<T> {
-    Same,
-    New(Option<T>),
+fn addr_of(key: &[u8; 16], v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::V6(*key)
+    } else {
+        let mut a = [0; 4];
+        a.copy_from_slice(&key[..4]);
+        IpAddr::V4(a)
+    }
+}
+
+/// Returns `addr` with the bits after the first `cidr` cleared (`cidr` is capped at the family's bits): the form
+/// in which the table stores and lists a prefix.
+pub fn masked(addr: &IpAddr, cidr: u8) -> IpAddr {
+    let (key, bits) = key_of(addr);
+    addr_of(&mask(&key, cidr.min(bits)), bits == 128)
 }
 
 /// One entry of a table: a prefix and its peer.
@@ -136,10 +166,56 @@ pub struct Entry<'a, P> {
     pub peer: &'a P,
 }
 
-/// An immutable version of the routing table; mutations return a new version.
+// ---- Reading (published versions and batches alike) ----
+
+fn lookup_in<'a, P, F: SharedPtr>(root: Option<&'a Node<P, F>>, addr: &IpAddr) -> Option<&'a P> {
+    let (key, bits) = key_of(addr);
+    let mut node = root;
+    let mut found = None;
+    while let Some(n) = node {
+        if common_bits(&n.key, &key, n.cidr) < n.cidr {
+            break;
+        }
+        if n.peer.is_some() {
+            found = n.peer.as_ref();
+        }
+        if n.cidr >= bits {
+            break;
+        }
+        node = n
+            .children
+            .get(bit_at(&key, n.cidr))
+            .and_then(|c| c.as_ref())
+            .map(Link::node);
+    }
+    found
+}
+
+fn get_exact_in<'a, P, F: SharedPtr>(root: Option<&'a Node<P, F>>, addr: &IpAddr, cidr: u8) -> Option<&'a P> {
+    let (key, bits) = key_of(addr);
+    let cidr = cidr.min(bits);
+    let key = mask(&key, cidr);
+    let mut node = root;
+    while let Some(n) = node {
+        if n.cidr > cidr || common_bits(&n.key, &key, n.cidr) < n.cidr {
+            return None;
+        }
+        if n.cidr == cidr {
+            return n.peer.as_ref();
+        }
+        node = n
+            .children
+            .get(bit_at(&key, n.cidr))
+            .and_then(|c| c.as_ref())
+            .map(Link::node);
+    }
+    None
+}
+
+/// An immutable version of the routing table: what readers see. [`AllowedIps::edit`] starts a change.
 pub struct AllowedIps<P, F: SharedPtr> {
-    root4: Link<P, F>,
-    root6: Link<P, F>,
+    root4: Option<NodePtr<P, F>>,
+    root6: Option<NodePtr<P, F>>,
 }
 
 impl<P, F: SharedPtr> Clone for AllowedIps<P, F> {
@@ -171,123 +247,51 @@ impl<P: Clone + Eq, F: SharedPtr> AllowedIps<P, F> {
         self.root4.is_none() && self.root6.is_none()
     }
 
-    fn root(&self, addr: &IpAddr) -> &Link<P, F> {
+    fn root(&self, addr: &IpAddr) -> Option<&Node<P, F>> {
         match addr {
-            IpAddr::V4(_) => &self.root4,
-            IpAddr::V6(_) => &self.root6,
-        }
-    }
-
-    fn with_root(&self, addr: &IpAddr, root: Link<P, F>) -> Self {
-        match addr {
-            IpAddr::V4(_) => Self {
-                root4: root,
-                root6: self.root6.clone(),
-            },
-            IpAddr::V6(_) => Self {
-                root4: self.root4.clone(),
-                root6: root,
-            },
+            IpAddr::V4(_) => self.root4.as_deref(),
+            IpAddr::V6(_) => self.root6.as_deref(),
         }
     }
 
     /// Returns the peer owning the longest prefix that contains `addr`: the destination lookup for sending, and the
     /// source check for receiving.
     pub fn lookup(&self, addr: &IpAddr) -> Option<&P> {
-        let (key, bits) = key_of(addr);
-        let mut node = self.root(addr).as_deref();
-        let mut found = None;
-        while let Some(n) = node {
-            if common_bits(&n.key, &key, n.cidr) < n.cidr {
-                break;
-            }
-            if n.peer.is_some() {
-                found = n.peer.as_ref();
-            }
-            if n.cidr >= bits {
-                break;
-            }
-            node = n
-                .children
-                .get(bit_at(&key, n.cidr))
-                .and_then(|c| c.as_deref());
-        }
-        found
+        lookup_in(self.root(addr), addr)
     }
 
     /// Returns the owner of exactly `addr/cidr`, if that prefix is in the table.
     pub fn get_exact(&self, addr: &IpAddr, cidr: u8) -> Option<&P> {
-        let (key, bits) = key_of(addr);
-        let cidr = cidr.min(bits);
-        let key = mask(&key, cidr);
-        let mut node = self.root(addr).as_deref();
-        while let Some(n) = node {
-            if n.cidr > cidr || common_bits(&n.key, &key, n.cidr) < n.cidr {
-                return None;
-            }
-            if n.cidr == cidr {
-                return n.peer.as_ref();
-            }
-            node = n
-                .children
-                .get(bit_at(&key, n.cidr))
-                .and_then(|c| c.as_deref());
+        get_exact_in(self.root(addr), addr, cidr)
+    }
+
+    /// Starts a batch of changes on top of this version; the version itself never changes.
+    pub fn edit(&self) -> Batch<P, F> {
+        Batch {
+            root4: self.root4.clone().map(Link::Shared),
+            root6: self.root6.clone().map(Link::Shared),
         }
-        None
     }
 
     /// Returns a table where `addr/cidr` (masked) belongs to `peer`, and the previous owner of that exact prefix.
-    pub fn insert(
-        &self,
-        addr: &IpAddr,
-        cidr: u8,
-        peer: P,
-    ) -> Result<(Self, Option<P>), AllowedIpsError> {
-        let (key, bits) = key_of(addr);
-        if cidr > bits {
-            return Err(AllowedIpsError::Cidr);
-        }
-        let key = mask(&key, cidr);
-        let (root, old) = insert_at::<P, F>(self.root(addr).as_ref(), &key, cidr, peer)?;
-        Ok((self.with_root(addr, Some(root)), old))
+    pub fn insert(&self, addr: &IpAddr, cidr: u8, peer: P) -> Result<(Self, Option<P>), AllowedIpsError> {
+        let mut b = self.edit();
+        let old = b.insert(addr, cidr, peer)?;
+        Ok((b.finish(), old))
     }
 
     /// Returns a table without `addr/cidr` if `peer` owns it, and whether it did.
-    pub fn remove(
-        &self,
-        addr: &IpAddr,
-        cidr: u8,
-        peer: &P,
-    ) -> Result<(Self, bool), AllowedIpsError> {
-        let (key, bits) = key_of(addr);
-        if cidr > bits {
-            return Err(AllowedIpsError::Cidr);
-        }
-        let key = mask(&key, cidr);
-        let Some(root) = self.root(addr) else {
-            return Ok((self.clone(), false));
-        };
-        match remove_at::<P, F>(root, &key, cidr, peer)? {
-            Change::Same => Ok((self.clone(), false)),
-            Change::New(r) => Ok((self.with_root(addr, r), true)),
-        }
+    pub fn remove(&self, addr: &IpAddr, cidr: u8, peer: &P) -> Result<(Self, bool), AllowedIpsError> {
+        let mut b = self.edit();
+        let removed = b.remove(addr, cidr, peer)?;
+        Ok((b.finish(), removed))
     }
 
     /// Returns a table without any prefix of `peer`.
     pub fn remove_by_peer(&self, peer: &P) -> Result<Self, AllowedIpsError> {
-        let strip = |link: &Link<P, F>| -> Result<Link<P, F>, AllowedIpsError> {
-            Ok(match link {
-                None => None,
-                Some(r) => match remove_peer_at::<P, F>(r, peer)? {
-                    Change::Same => Some(r.clone()),
-                    Change::New(n) => n,
-                },
-            })
-        };
-        Ok(Self {
-            root4: strip(&self.root4)?,
-            root6: strip(&self.root6)?,
-        })
+        let mut b = self.edit();
+        b.remove_by_peer(peer)?;
+        Ok(b.finish())
     }
 
     /// Returns a table where `peer` owns exactly `prefixes` (each replacing any other owner), as a netlink "replace
@@ -297,32 +301,21 @@ impl<P: Clone + Eq, F: SharedPtr> AllowedIps<P, F> {
         peer: &P,
         prefixes: impl IntoIterator<Item = &'a (IpAddr, u8)>,
     ) -> Result<Self, AllowedIpsError> {
-        let mut t = self.remove_by_peer(peer)?;
+        let mut b = self.edit();
+        b.remove_by_peer(peer)?;
         for (addr, cidr) in prefixes {
-            t = t.insert(addr, *cidr, peer.clone())?.0;
+            b.insert(addr, *cidr, peer.clone())?;
         }
-        Ok(t)
+        Ok(b.finish())
     }
 
     /// Iterates over all entries: IPv4 before IPv6, each in pre-order (shorter prefixes before the longer ones they
     /// contain, lower addresses first). The order is stable for a given version.
     pub fn iter(&self) -> Iter<'_, P, F> {
-        let mut it = Iter {
-            stack: [None; STACK_DEPTH],
-            len: 0,
-            pending6: self.root6.as_deref(),
-            v6: false,
-        };
-        if let Some(r) = self.root4.as_deref() {
-            it.push(r);
-        } else {
-            it.next_family();
-        }
-        it
+        Iter::new(self.root4.as_deref(), self.root6.as_deref())
     }
 
-    /// Iterates over the entries of one peer in [`AllowedIps::iter`] order; a netlink dump resumes by skipping the
-    /// number it already sent from the same version.
+    /// Iterates over the entries of one peer in [`AllowedIps::iter`] order.
     pub fn iter_peer<'a>(&'a self, peer: &'a P) -> impl Iterator<Item = Entry<'a, P>> + 'a {
         self.iter().filter(move |e| e.peer == peer)
     }
@@ -338,158 +331,258 @@ impl<P: Clone + Eq, F: SharedPtr> AllowedIps<P, F> {
     }
 }
 
-fn new_node<P, F: SharedPtr>(node: Node<P, F>) -> Result<NodePtr<P, F>, AllocError> {
-    F::try_new(node)
+// ---- Changing: batches ----
+
+/// A table being changed: nodes it created are its own and change in place, nodes shared with published versions
+/// are copied on their first change. Not `Clone`, so its own nodes are never reachable from anywhere else.
+pub struct Batch<P, F: SharedPtr> {
+    root4: Option<Link<P, F>>,
+    root6: Option<Link<P, F>>,
 }
 
-fn insert_at<P: Clone + Eq, F: SharedPtr>(
-    node: Option<&NodePtr<P, F>>,
-    key: &[u8; 16],
-    cidr: u8,
-    peer: P,
-) -> Result<(NodePtr<P, F>, Option<P>), AllocError> {
-    let Some(ptr) = node else {
-        let leaf = Node::<P, F> {
-            key: *key,
-            cidr,
-            peer: Some(peer),
-            children: [None, None],
-        };
-        return Ok((new_node(leaf)?, None));
-    };
-    let n: &Node<P, F> = ptr;
-    let common = common_bits(&n.key, key, n.cidr.min(cidr));
-    if common == n.cidr && n.cidr == cidr {
-        let mut copy = n.clone();
-        let old = copy.peer.replace(peer);
-        return Ok((new_node(copy)?, old));
-    }
-    if common == n.cidr {
-        // `n` is a proper prefix of the new key: descend.
-        let b = bit_at(key, n.cidr);
-        let mut copy = n.clone();
-        let slot = copy.children.get_mut(b).ok_or(AllocError)?;
-        let (child, old) = insert_at::<P, F>(slot.as_ref(), key, cidr, peer)?;
-        *slot = Some(child);
-        return Ok((new_node(copy)?, old));
-    }
-    let mut children: [Link<P, F>; 2] = [None, None];
-    if common == cidr {
-        // The new prefix contains `n`: it becomes n's parent.
-        if let Some(c) = children.get_mut(bit_at(&n.key, cidr)) {
-            *c = Some(ptr.clone());
+impl<P: Clone + Eq, F: SharedPtr> Batch<P, F> {
+    fn root_mut(&mut self, addr: &IpAddr) -> &mut Option<Link<P, F>> {
+        match addr {
+            IpAddr::V4(_) => &mut self.root4,
+            IpAddr::V6(_) => &mut self.root6,
         }
-        let parent = Node::<P, F> {
-            key: *key,
-            cidr,
-            peer: Some(peer),
-            children,
-        };
-        return Ok((new_node(parent)?, None));
     }
-    // They diverge after `common` bits: join them under a peerless node.
-    let leaf = new_node(Node::<P, F> {
+
+    fn root(&self, addr: &IpAddr) -> Option<&Node<P, F>> {
+        match addr {
+            IpAddr::V4(_) => self.root4.as_ref().map(Link::node),
+            IpAddr::V6(_) => self.root6.as_ref().map(Link::node),
+        }
+    }
+
+    /// Returns the peer owning the longest prefix that contains `addr`, as of this batch.
+    pub fn lookup(&self, addr: &IpAddr) -> Option<&P> {
+        lookup_in(self.root(addr), addr)
+    }
+
+    /// Returns the owner of exactly `addr/cidr` as of this batch.
+    pub fn get_exact(&self, addr: &IpAddr, cidr: u8) -> Option<&P> {
+        get_exact_in(self.root(addr), addr, cidr)
+    }
+
+    /// Removes every entry (both families).
+    pub fn clear(&mut self) {
+        self.root4 = None;
+        self.root6 = None;
+    }
+
+    /// Makes `addr/cidr` (masked) belong to `peer`; returns the previous owner of that exact prefix.
+    pub fn insert(&mut self, addr: &IpAddr, cidr: u8, peer: P) -> Result<Option<P>, AllowedIpsError> {
+        let (key, bits) = key_of(addr);
+        if cidr > bits {
+            return Err(AllowedIpsError::Cidr);
+        }
+        let key = mask(&key, cidr);
+        Ok(insert_at(self.root_mut(addr), &key, cidr, peer)?)
+    }
+
+    /// Removes `addr/cidr` if `peer` owns it; returns whether it did.
+    pub fn remove(&mut self, addr: &IpAddr, cidr: u8, peer: &P) -> Result<bool, AllowedIpsError> {
+        let bits = addr.bits();
+        if cidr > bits {
+            return Err(AllowedIpsError::Cidr);
+        }
+        if self.get_exact(addr, cidr) != Some(peer) {
+            // Checked first so that a miss copies nothing; below, the prefix is known to be on the path.
+            return Ok(false);
+        }
+        let (key, _) = key_of(addr);
+        let key = mask(&key, cidr);
+        remove_at(self.root_mut(addr), &key, cidr)?;
+        Ok(true)
+    }
+
+    /// Removes every prefix of `peer`, reading the whole table.
+    pub fn remove_by_peer(&mut self, peer: &P) -> Result<(), AllowedIpsError> {
+        strip(&mut self.root4, peer)?;
+        strip(&mut self.root6, peer)?;
+        Ok(())
+    }
+
+    /// Ends the batch: its nodes become shared, and the result is a version readers may use.
+    pub fn finish(self) -> AllowedIps<P, F> {
+        AllowedIps {
+            root4: self.root4.map(freeze),
+            root6: self.root6.map(freeze),
+        }
+    }
+}
+
+fn leaf<P, F: SharedPtr>(key: &[u8; 16], cidr: u8, peer: P) -> Node<P, F> {
+    Node {
         key: *key,
         cidr,
         peer: Some(peer),
         children: [None, None],
-    })?;
-    if let Some(c) = children.get_mut(bit_at(&n.key, common)) {
-        *c = Some(ptr.clone());
-    }
-    if let Some(c) = children.get_mut(bit_at(key, common)) {
-        *c = Some(leaf);
-    }
-    let join = Node::<P, F> {
-        key: mask(key, common),
-        cidr: common,
-        peer: None,
-        children,
-    };
-    Ok((new_node(join)?, None))
-}
-
-/// Builds the pointer for `node` after a change, dropping peerless nodes that no longer join two subtrees so the
-/// trie stays canonical.
-fn collapse<P, F: SharedPtr>(node: Node<P, F>) -> Result<Link<P, F>, AllocError> {
-    if node.peer.is_some() {
-        return Ok(Some(new_node(node)?));
-    }
-    match node.children {
-        [None, None] => Ok(None),
-        [Some(c), None] | [None, Some(c)] => Ok(Some(c)),
-        children => Ok(Some(new_node(Node { children, ..node })?)),
     }
 }
 
-fn remove_at<P: Clone + Eq, F: SharedPtr>(
-    ptr: &NodePtr<P, F>,
+/// Returns `link`'s node for changing, first copying it into the batch if it is shared.
+fn make_mut<P: Clone, F: SharedPtr>(link: &mut Link<P, F>) -> Result<&mut Node<P, F>, AllocError> {
+    if let Link::Shared(p) = link {
+        let mut children: [Option<Link<P, F>>; 2] = [None, None];
+        for (out, c) in children.iter_mut().zip(&p.children) {
+            *out = match c {
+                None => None,
+                Some(Link::Shared(s)) => Some(Link::Shared(s.clone())),
+                // Shared nodes have shared children only (see `Link`).
+                Some(Link::Fresh(_)) => return Err(AllocError),
+            };
+        }
+        let copy = Node {
+            key: p.key,
+            cidr: p.cidr,
+            peer: p.peer.clone(),
+            children,
+        };
+        *link = Link::Fresh(F::try_new(copy)?);
+    }
+    match link {
+        Link::Fresh(b) => Ok(b),
+        Link::Shared(_) => Err(AllocError),
+    }
+}
+
+fn insert_at<P: Clone + Eq, F: SharedPtr>(
+    slot: &mut Option<Link<P, F>>,
     key: &[u8; 16],
     cidr: u8,
-    peer: &P,
-) -> Result<Change<NodePtr<P, F>>, AllocError> {
-    let n: &Node<P, F> = ptr;
-    if n.cidr > cidr || common_bits(&n.key, key, n.cidr) < n.cidr {
-        return Ok(Change::Same);
-    }
-    if n.cidr == cidr {
-        if n.peer.as_ref() != Some(peer) {
-            return Ok(Change::Same);
-        }
-        let mut copy = n.clone();
-        copy.peer = None;
-        return Ok(Change::New(collapse(copy)?));
-    }
-    let b = bit_at(key, n.cidr);
-    let Some(Some(child)) = n.children.get(b) else {
-        return Ok(Change::Same);
+    peer: P,
+) -> Result<Option<P>, AllocError> {
+    let Some(link) = slot else {
+        *slot = Some(Link::Fresh(F::try_new(leaf(key, cidr, peer))?));
+        return Ok(None);
     };
-    match remove_at::<P, F>(child, key, cidr, peer)? {
-        Change::Same => Ok(Change::Same),
-        Change::New(c) => {
-            let mut copy = n.clone();
-            if let Some(slot) = copy.children.get_mut(b) {
-                *slot = c;
+    let (ncidr, nkey) = {
+        let n = link.node();
+        (n.cidr, n.key)
+    };
+    let common = common_bits(&nkey, key, ncidr.min(cidr));
+    if common == ncidr && ncidr == cidr {
+        return Ok(make_mut(link)?.peer.replace(peer));
+    }
+    if common == ncidr {
+        // The node is a proper prefix of the new key: descend.
+        let b = bit_at(key, ncidr);
+        let n = make_mut(link)?;
+        let child = n.children.get_mut(b).ok_or(AllocError)?;
+        return insert_at(child, key, cidr, peer);
+    }
+    // Allocate before moving the existing subtree, so a failure changes nothing.
+    let mut new = if common == cidr {
+        // The new prefix contains the node: it becomes the node's parent.
+        F::try_new(leaf(key, cidr, peer))?
+    } else {
+        // They diverge after `common` bits: join them under a peerless node.
+        let l = F::try_new(leaf(key, cidr, peer))?;
+        let mut join = F::try_new(Node {
+            key: mask(key, common),
+            cidr: common,
+            peer: None,
+            children: [None, None],
+        })?;
+        if let Some(c) = join.children.get_mut(bit_at(key, common)) {
+            *c = Some(Link::Fresh(l));
+        }
+        join
+    };
+    let old = slot.take();
+    if let Some(c) = new.children.get_mut(bit_at(&nkey, common)) {
+        *c = old;
+    }
+    *slot = Some(Link::Fresh(new));
+    Ok(None)
+}
+
+/// Drops the batch-owned node at `slot` if it lost its peer and no longer joins two subtrees, keeping the trie
+/// canonical.
+fn collapse<P, F: SharedPtr>(slot: &mut Option<Link<P, F>>) {
+    let Some(Link::Fresh(n)) = slot else {
+        return;
+    };
+    if n.peer.is_some() {
+        return;
+    }
+    let [a, b] = &mut n.children;
+    let only = match (a.is_some(), b.is_some()) {
+        (true, true) => return,
+        (true, false) => a.take(),
+        (false, true) => b.take(),
+        (false, false) => None,
+    };
+    *slot = only;
+}
+
+/// Removes the prefix `key/cidr`, known to be on the path from `slot`.
+fn remove_at<P: Clone + Eq, F: SharedPtr>(
+    slot: &mut Option<Link<P, F>>,
+    key: &[u8; 16],
+    cidr: u8,
+) -> Result<(), AllocError> {
+    let Some(link) = slot else {
+        return Ok(());
+    };
+    let n = make_mut(link)?;
+    if n.cidr == cidr {
+        n.peer = None;
+    } else {
+        let b = bit_at(key, n.cidr);
+        let child = n.children.get_mut(b).ok_or(AllocError)?;
+        remove_at(child, key, cidr)?;
+    }
+    collapse(slot);
+    Ok(())
+}
+
+fn contains_peer<P: Eq, F: SharedPtr>(n: &Node<P, F>, peer: &P) -> bool {
+    n.peer.as_ref() == Some(peer)
+        || n
+            .children
+            .iter()
+            .flatten()
+            .any(|c| contains_peer(c.node(), peer))
+}
+
+/// Removes every prefix of `peer` below `slot`, copying only the subtrees that hold one.
+fn strip<P: Clone + Eq, F: SharedPtr>(slot: &mut Option<Link<P, F>>, peer: &P) -> Result<(), AllocError> {
+    let Some(link) = slot else {
+        return Ok(());
+    };
+    if !contains_peer(link.node(), peer) {
+        return Ok(());
+    }
+    let n = make_mut(link)?;
+    if n.peer.as_ref() == Some(peer) {
+        n.peer = None;
+    }
+    for c in n.children.iter_mut() {
+        strip(c, peer)?;
+    }
+    collapse(slot);
+    Ok(())
+}
+
+/// Turns a batch's subtree into a shared one; only the batch's own nodes are visited.
+fn freeze<P, F: SharedPtr>(link: Link<P, F>) -> NodePtr<P, F> {
+    match link {
+        Link::Shared(p) => p,
+        Link::Fresh(mut b) => {
+            for c in b.children.iter_mut() {
+                if let Some(l) = c.take() {
+                    *c = Some(Link::Shared(freeze(l)));
+                }
             }
-            Ok(Change::New(collapse(copy)?))
+            F::share(b)
         }
     }
 }
 
-fn remove_peer_at<P: Clone + Eq, F: SharedPtr>(
-    ptr: &NodePtr<P, F>,
-    peer: &P,
-) -> Result<Change<NodePtr<P, F>>, AllocError> {
-    let n: &Node<P, F> = ptr;
-    let mut changed = n.peer.as_ref() == Some(peer);
-    let mut children: [Link<P, F>; 2] = [None, None];
-    for (out, child) in children.iter_mut().zip(&n.children) {
-        *out = match child {
-            None => None,
-            Some(c) => match remove_peer_at::<P, F>(c, peer)? {
-                Change::Same => Some(c.clone()),
-                Change::New(x) => {
-                    changed = true;
-                    x
-                }
-            },
-        };
-    }
-    if !changed {
-        return Ok(Change::Same);
-    }
-    let peer = if n.peer.as_ref() == Some(peer) {
-        None
-    } else {
-        n.peer.clone()
-    };
-    Ok(Change::New(collapse(Node::<P, F> {
-        key: n.key,
-        cidr: n.cidr,
-        peer,
-        children,
-    })?))
-}
+// ---- Iteration ----
 
 /// Deepest possible path (prefix lengths 0..=128) plus slack.
 const STACK_DEPTH: usize = 132;
@@ -503,6 +596,21 @@ pub struct Iter<'a, P, F: SharedPtr> {
 }
 
 impl<'a, P, F: SharedPtr> Iter<'a, P, F> {
+    fn new(root4: Option<&'a Node<P, F>>, root6: Option<&'a Node<P, F>>) -> Self {
+        let mut it = Iter {
+            stack: [None; STACK_DEPTH],
+            len: 0,
+            pending6: root6,
+            v6: false,
+        };
+        if let Some(r) = root4 {
+            it.push(r);
+        } else {
+            it.next_family();
+        }
+        it
+    }
+
     fn push(&mut self, n: &'a Node<P, F>) {
         if let Some(s) = self.stack.get_mut(self.len) {
             *s = Some(n);
@@ -537,20 +645,11 @@ impl<'a, P, F: SharedPtr> Iterator for Iter<'a, P, F> {
             };
             // Right child below left so the left subtree comes out first.
             for c in n.children.iter().rev().flatten() {
-                self.push(c);
+                self.push(c.node());
             }
             if let Some(peer) = &n.peer {
-                let addr = if self.v6 {
-                    IpAddr::V6(n.key)
-                } else {
-                    let (a, _) = n
-                        .key
-                        .split_first_chunk::<4>()
-                        .map_or(([0; 4], ()), |(a, _)| (*a, ()));
-                    IpAddr::V4(a)
-                };
                 return Some(Entry {
-                    addr,
+                    addr: addr_of(&n.key, self.v6),
                     cidr: n.cidr,
                     peer,
                 });

@@ -75,6 +75,11 @@ pub fn nest(ty: u16) -> Result<Attr, SerError> {
     build(ty, true, Vec::new())
 }
 
+/// A nest (NLA_F_NESTED set) whose payload, a sequence of attributes, is already serialized.
+pub fn nest_raw(ty: u16, payload: Vec<u8>) -> Result<Attr, SerError> {
+    build(ty, true, payload)
+}
+
 /// Appends `child` to the nest `parent`.
 pub fn push(parent: Attr, child: &Attr) -> Result<Attr, SerError> {
     parent.nest(child)

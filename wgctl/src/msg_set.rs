@@ -38,25 +38,79 @@ pub fn default_limit() -> usize {
     }
 }
 
-fn allowed_ip_attr(a: &AllowedIp) -> Result<Attr, SerError> {
-    let (family, octets): (u16, Vec<u8>) = match a.addr {
-        IpAddr::V4(v4) => (AF_INET, v4.octets().to_vec()),
-        IpAddr::V6(v6) => (AF_INET6, v6.octets().to_vec()),
-    };
-    let mut n = attr::nest(0)?;
-    n = attr::push(n, &attr::u16(WGALLOWEDIP_A_FAMILY, family)?)?;
-    n = attr::push(n, &attr::bytes(WGALLOWEDIP_A_IPADDR, &octets)?)?;
-    n = attr::push(n, &attr::u8(WGALLOWEDIP_A_CIDR_MASK, a.cidr)?)?;
-    if a.remove {
-        n = attr::push(n, &attr::u32(WGALLOWEDIP_A_FLAGS, WGALLOWEDIP_F_REMOVE_ME)?)?;
+/// Attributes written straight into a nest's payload: building one neli `Nlattr` per
+/// allowed IP (and re-serializing it into every enclosing nest) made `setconf` of 100 000
+/// allowed IPs spend most of its time in the allocator.
+#[derive(Default)]
+struct Raw(Vec<u8>);
+
+impl Raw {
+    fn len(&self) -> usize {
+        self.0.len()
     }
-    Ok(n)
+
+    fn put(&mut self, ty: u16, payload: &[u8]) {
+        let len = attr::NLA_HDRLEN + payload.len();
+        self.0.extend_from_slice(&(len as u16).to_ne_bytes());
+        self.0.extend_from_slice(&ty.to_ne_bytes());
+        self.0.extend_from_slice(payload);
+        self.0.resize(self.0.len() + (attr::align4(len) - len), 0);
+    }
+
+    /// Starts a nest (NLA_F_NESTED set); returns its offset for [`Raw::end`].
+    fn start(&mut self, ty: u16) -> usize {
+        let at = self.0.len();
+        self.0.extend_from_slice(&[0, 0]);
+        self.0.extend_from_slice(&(ty | NLA_F_NESTED).to_ne_bytes());
+        at
+    }
+
+    fn end(&mut self, at: usize) {
+        let len = (self.0.len() - at) as u16;
+        self.0[at..at + 2].copy_from_slice(&len.to_ne_bytes());
+    }
+
+    fn truncate(&mut self, at: usize) {
+        self.0.truncate(at);
+    }
+}
+
+/// `NLA_F_NESTED`, which neli sets on every nest too.
+const NLA_F_NESTED: u16 = 1 << 15;
+
+/// Space one allowed-IP nest takes.
+fn allowed_ip_space(a: &AllowedIp) -> usize {
+    let ip = match a.addr {
+        IpAddr::V4(_) => 4,
+        IpAddr::V6(_) => 16,
+    };
+    let flags = if a.remove { attr::attr_space(4) } else { 0 };
+    attr::attr_space(attr::attr_space(2) + attr::attr_space(ip) + attr::attr_space(1) + flags)
+}
+
+fn put_allowed_ip(w: &mut Raw, a: &AllowedIp) {
+    let n = w.start(0);
+    match a.addr {
+        IpAddr::V4(v4) => {
+            w.put(WGALLOWEDIP_A_FAMILY, &AF_INET.to_ne_bytes());
+            w.put(WGALLOWEDIP_A_IPADDR, &v4.octets());
+        }
+        IpAddr::V6(v6) => {
+            w.put(WGALLOWEDIP_A_FAMILY, &AF_INET6.to_ne_bytes());
+            w.put(WGALLOWEDIP_A_IPADDR, &v6.octets());
+        }
+    }
+    w.put(WGALLOWEDIP_A_CIDR_MASK, &[a.cidr]);
+    if a.remove {
+        w.put(WGALLOWEDIP_A_FLAGS, &WGALLOWEDIP_F_REMOVE_ME.to_ne_bytes());
+    }
+    w.end(n);
 }
 
 /// The peer attributes other than allowed IPs: all of them for a peer's first
 /// appearance, only key and REMOVE_ME for a continuation.
-fn peer_head(peer: &Peer, continuation: bool) -> Result<Vec<Attr>, SerError> {
-    let mut v = vec![attr::bytes(WGPEER_A_PUBLIC_KEY, &peer.public_key.0)?];
+fn put_peer_head(w: &mut Raw, peer: &Peer, continuation: bool) {
+    w.put(WGPEER_A_PUBLIC_KEY, &peer.public_key.0);
     let mut flags = 0;
     if peer.remove {
         flags |= WGPEER_F_REMOVE_ME;
@@ -69,19 +123,18 @@ fn peer_head(peer: &Peer, continuation: bool) -> Result<Vec<Attr>, SerError> {
             flags |= WGPEER_F_UPDATE_ONLY;
         }
         if let Some(psk) = &peer.preshared_key {
-            v.push(attr::bytes(WGPEER_A_PRESHARED_KEY, &psk.0)?);
+            w.put(WGPEER_A_PRESHARED_KEY, &psk.0);
         }
         if let Some(ep) = &peer.endpoint {
-            v.push(attr::bytes(WGPEER_A_ENDPOINT, &sockaddr::encode(ep))?);
+            w.put(WGPEER_A_ENDPOINT, &sockaddr::encode(ep));
         }
         if let Some(k) = peer.persistent_keepalive {
-            v.push(attr::u16(WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL, k)?);
+            w.put(WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL, &k.to_ne_bytes());
         }
     }
     if flags != 0 {
-        v.push(attr::u32(WGPEER_A_FLAGS, flags)?);
+        w.put(WGPEER_A_FLAGS, &flags.to_ne_bytes());
     }
-    Ok(v)
 }
 
 fn device_head(dev: &Device) -> Result<Vec<Attr>, SerError> {
@@ -178,65 +231,64 @@ fn fill_peers(
     mut cur: Cursor,
     room: usize,
 ) -> Result<(Option<Attr>, Option<Cursor>), SerError> {
-    let mut peers = attr::nest(WGDEVICE_A_PEERS)?;
-    let mut used = attr::attr_space(0);
-    let mut any = false;
-    if used > room {
+    // The payload of the peers nest; its own header counts against `room` too.
+    let mut w = Raw::default();
+    let hdr = attr::attr_space(0);
+    if hdr > room {
         return Ok((None, Some(cur)));
     }
+    let room = room - hdr;
+    let done = |w: Raw, next: Option<Cursor>| -> Result<(Option<Attr>, Option<Cursor>), SerError> {
+        if w.len() == 0 && next.is_some() {
+            return Ok((None, next));
+        }
+        Ok((Some(attr::nest_raw(WGDEVICE_A_PEERS, w.0)?), next))
+    };
     while cur.peer < dev.peers.len() {
         let peer = &dev.peers[cur.peer];
-        let head = peer_head(peer, cur.allowed_ip.is_some())?;
-        let mut nest = attr::nest(0)?;
-        for a in &head {
-            nest = attr::push(nest, a)?;
-        }
-        let mut peer_size = attr::space(&nest);
-        if used + peer_size > room {
+        let at = w.len();
+        let nest = w.start(0);
+        put_peer_head(&mut w, peer, cur.allowed_ip.is_some());
+        if w.len() > room {
             // The peer does not fit at all: resend it whole in the next message.
-            return Ok((any.then_some(peers), Some(cur)));
+            w.truncate(at);
+            return done(w, Some(cur));
         }
         let mut next_ip = cur.allowed_ip.unwrap_or(0);
         let mut split = false;
         if next_ip < peer.allowed_ips.len() {
-            let mut ips = attr::nest(WGPEER_A_ALLOWEDIPS)?;
-            if used + peer_size + attr::space(&ips) > room {
+            if w.len() + attr::attr_space(0) > room {
                 split = true;
             } else {
-                let mut ips_size = attr::space(&ips);
-                while next_ip < peer.allowed_ips.len() {
-                    let a = allowed_ip_attr(&peer.allowed_ips[next_ip])?;
-                    if used + peer_size + ips_size + attr::space(&a) > room {
+                let ips = w.start(WGPEER_A_ALLOWEDIPS);
+                while let Some(a) = peer.allowed_ips.get(next_ip) {
+                    if w.len() + allowed_ip_space(a) > room {
                         split = true;
                         break;
                     }
-                    ips_size += attr::space(&a);
-                    ips = attr::push(ips, &a)?;
+                    put_allowed_ip(&mut w, a);
                     next_ip += 1;
                 }
-                peer_size += attr::space(&ips);
-                nest = attr::push(nest, &ips)?;
+                w.end(ips);
             }
         }
-        used += peer_size;
-        peers = attr::push(peers, &nest)?;
-        any = true;
+        w.end(nest);
         if split {
             // Continue this peer in the next message, from the first unsent allowed IP.
-            return Ok((
-                Some(peers),
+            return done(
+                w,
                 Some(Cursor {
                     peer: cur.peer,
                     allowed_ip: Some(next_ip),
                 }),
-            ));
+            );
         }
         cur = Cursor {
             peer: cur.peer + 1,
             allowed_ip: None,
         };
     }
-    Ok((Some(peers), None))
+    done(w, None)
 }
 
 #[cfg(test)]

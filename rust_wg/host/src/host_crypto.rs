@@ -2,6 +2,7 @@
 
 //! [`Crypto`] over RustCrypto crates, and the `Arc` pointer family for the allowed-IPs trie.
 
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 
 use blake2::digest::{FixedOutput, Mac, Update, VariableOutput};
@@ -194,8 +195,13 @@ pub struct ArcPtr;
 
 impl SharedPtr for ArcPtr {
     type Ptr<T> = Arc<T>;
+    type Unique<T> = Box<T>;
 
-    fn try_new<T>(value: T) -> Result<Arc<T>, AllocError> {
-        Ok(Arc::new(value))
+    fn try_new<T>(value: T) -> Result<Box<T>, AllocError> {
+        Ok(Box::new(value))
+    }
+
+    fn share<T>(value: Box<T>) -> Arc<T> {
+        Arc::from(value)
     }
 }

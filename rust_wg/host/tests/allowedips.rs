@@ -286,14 +286,18 @@ struct Limited;
 
 impl SharedPtr for Limited {
     type Ptr<T> = Arc<T>;
-    fn try_new<T>(value: T) -> Result<Arc<T>, AllocError> {
+    type Unique<T> = Box<T>;
+    fn try_new<T>(value: T) -> Result<Box<T>, AllocError> {
         BUDGET.with(|b| {
             if b.get() == 0 {
                 return Err(AllocError);
             }
             b.set(b.get() - 1);
-            Ok(Arc::new(value))
+            Ok(Box::new(value))
         })
+    }
+    fn share<T>(value: Box<T>) -> Arc<T> {
+        Arc::from(value)
     }
 }
 
@@ -620,4 +624,93 @@ boundaries! {
     v6_cidr_048: true, 48; v6_cidr_063: true, 63; v6_cidr_064: true, 64; v6_cidr_065: true, 65;
     v6_cidr_095: true, 95; v6_cidr_096: true, 96; v6_cidr_097: true, 97; v6_cidr_120: true, 120;
     v6_cidr_126: true, 126; v6_cidr_127: true, 127; v6_cidr_128: true, 128;
+}
+
+#[test]
+fn batch_changes_in_place_and_leaves_the_base_version_alone() {
+    let mut rng = Rng(31);
+    let base = fixed_table();
+    let before: Vec<_> = base.iter().map(|e| (e.addr, e.cidr, *e.peer)).collect();
+    let mut b = base.edit();
+    let mut h = Horrible::default();
+    for e in base.iter() {
+        h.insert(&e.addr, e.cidr, *e.peer);
+    }
+    let mut added = Vec::new();
+    for i in 0..3000u32 {
+        let addr = if i % 3 == 0 {
+            IpAddr::V6(rng.bytes())
+        } else {
+            IpAddr::V4(rng.bytes())
+        };
+        let cidr = rng.below(u64::from(addr.bits()) + 1) as u8;
+        let old = b.insert(&addr, cidr, i % 11).unwrap();
+        assert_eq!(old, h.map.get(&{
+            let (v6, m) = mask(&addr, cidr);
+            (v6, m, cidr)
+        }).copied());
+        h.insert(&addr, cidr, i % 11);
+        added.push((addr, cidr, i % 11));
+    }
+    // Remove a third again, some by a peer that does not own them.
+    for (i, (addr, cidr, peer)) in added.iter().enumerate().step_by(3) {
+        let who = if i % 2 == 0 { *peer } else { 99 };
+        let owned = b.get_exact(addr, *cidr) == Some(&who);
+        assert_eq!(b.remove(addr, *cidr, &who).unwrap(), owned);
+        if owned {
+            let (v6, m) = mask(addr, *cidr);
+            h.map.remove(&(v6, m, *cidr));
+        }
+    }
+    for _ in 0..5000 {
+        let a = IpAddr::V4(rng.bytes());
+        assert_eq!(b.lookup(&a).copied(), h.lookup(&a));
+    }
+    let t = b.finish();
+    assert_eq!(t.len(), h.map.len());
+    for _ in 0..5000 {
+        let a = IpAddr::V4(rng.bytes());
+        assert_eq!(t.lookup(&a).copied(), h.lookup(&a));
+        let a = added[rng.below(added.len() as u64) as usize].0;
+        assert_eq!(t.lookup(&a).copied(), h.lookup(&a));
+    }
+    let after: Vec<_> = base.iter().map(|e| (e.addr, e.cidr, *e.peer)).collect();
+    assert_eq!(before, after, "the base version must not change");
+}
+
+#[test]
+fn batch_allocates_per_prefix_not_per_path() {
+    // 10 000 /32s in one batch: a leaf and at most one join node each, plus the copied root path once.
+    let mut rng = Rng(8);
+    let mut t = AllowedIps::<u32, Limited>::new();
+    for i in 0..2000u32 {
+        t = t.insert(&IpAddr::V4(rng.bytes()), 32, i).unwrap().0;
+    }
+    BUDGET.with(|b| b.set(1_000_000));
+    let mut b = t.edit();
+    for i in 0..10_000u32 {
+        b.insert(&IpAddr::V4(rng.bytes()), 32, i).unwrap();
+    }
+    let t2 = b.finish();
+    let used = 1_000_000 - BUDGET.with(|b| b.get());
+    BUDGET.with(|b| b.set(usize::MAX));
+    assert!(used <= 2 * 10_000 + 2 * 2000, "batch allocated {used} nodes");
+    assert_eq!(t2.len(), t.len() + 10_000);
+}
+
+#[test]
+fn batch_clear_and_masked() {
+    let t = fixed_table();
+    let mut b = t.edit();
+    b.clear();
+    assert!(b.finish().is_empty());
+    assert!(!t.is_empty());
+    assert_eq!(
+        rust_wg_proto::allowedips::masked(&ip4(192, 168, 4, 77), 24),
+        ip4(192, 168, 4, 0)
+    );
+    assert_eq!(
+        rust_wg_proto::allowedips::masked(&ip6(0x26075300, 0x60006b00, 1, 2), 40),
+        ip6(0x26075300, 0x60000000, 0, 0)
+    );
 }

@@ -404,6 +404,10 @@ impl Gen<'_> {
                 Self::kids_at(&mut m.attrs, p).retain(|k| !matches!(k, Node::Leaf(kt, _) if *kt == t));
             }
             Defect::BadCidr | Defect::BadFamily => {
+                // Rewriting the family or CIDR leaf could undo a wrong length planted there.
+                if m.defects.contains(&Defect::WrongLength) {
+                    return false;
+                }
                 let ips = Self::containers(&m.attrs, 2);
                 if ips.is_empty() {
                     return false;
@@ -416,12 +420,12 @@ impl Gen<'_> {
                 let swap_len = self.r.pct(50);
                 let kids = Self::kids_at(&mut m.attrs, &p);
                 let fam = kids.iter().find_map(|k| match k {
-                    Node::Leaf(1, v) => Some(u16::from_ne_bytes([v[0], v[1]])),
+                    Node::Leaf(1, v) if v.len() == 2 => Some(u16::from_ne_bytes([v[0], v[1]])),
                     _ => None,
                 });
                 for k in kids.iter_mut() {
                     match k {
-                        Node::Leaf(3, v) if bad_cidr => v[0] = if fam == Some(2) { cidr_v4 } else { cidr_pick },
+                        Node::Leaf(3, v) if bad_cidr && v.len() == 1 => v[0] = if fam == Some(2) { cidr_v4 } else { cidr_pick },
                         Node::Leaf(1, v) if !bad_cidr => {
                             let f = if swap_len {
                                 // The other family: the address length no longer matches.
