@@ -13,7 +13,7 @@ APT_PKGS=(
 	libclang-dev clang lld llvm
 	qemu-system-x86 busybox-static
 	flex bison bc libelf-dev libssl-dev dwarves kmod cpio xz-utils rsync
-	iproute2 iptables ncat iperf3 iputils-ping wireguard-tools wireguard-go
+	iproute2 iptables ethtool ncat iperf3 iputils-ping wireguard-tools wireguard-go
 	python3-venv
 	# virtme-ng's init finds its script I/O virtio ports through udev's /dev/virtio-ports links; without udevd
 	# the guest falls back to the console and the exit status is lost.
