@@ -73,20 +73,9 @@ scale_ips_per_peer=${BENCH_SCALE_IPS_PER_PEER:-10}
 scale_peers_go=${BENCH_SCALE_PEERS_GO:-$((scale_peers / 20))}
 wall_start=$EPOCHSECONDS
 
-# Tools the guest uses from the host's root file system, and matplotlib for the plots (Debian packages only).
-need=()
-for p in iperf3 irtt wireguard-tools wireguard-go iproute2 python3-matplotlib python3-cryptography openssl openvpn; do
-	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
-done
-if ((build)); then
-	"$top/scripts/deps.sh"
-fi
-if ((${#need[@]})); then
-	echo "bench: apt-get install ${need[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+# Tools the guest uses from the host's root file system (Debian packages, scripts/deps.sh --bench): checked and
+# installed even with --no-build, as the guest cannot run without them.
+"$top/scripts/deps.sh" --bench
 
 kbuild_of() { VARIANT=$variant "$top/scripts/kernel.sh" path; }
 if ((build)); then
