@@ -65,7 +65,7 @@ def gbps(f):
         return float("nan")
 rows = {}
 for impl in sorted(os.listdir(os.path.join(out, "raw"))) if os.path.isdir(os.path.join(out, "raw")) else []:
-    for r in sorted(os.listdir(os.path.join(out, "raw", impl))):
+    for r in sorted(x for x in os.listdir(os.path.join(out, "raw", impl)) if x.startswith("r")):
         d = os.path.join(out, "raw", impl, r)
         try:
             j = json.load(open(os.path.join(d, "rtt_load.json")))
@@ -82,22 +82,31 @@ for impl in sorted(os.listdir(os.path.join(out, "raw"))) if os.path.isdir(os.pat
                     outer = "  outer ping avg/max %s ms" % "/".join(line.split("=")[1].split("/")[1:3])
         except Exception:
             pass
-        srtt = []
         try:
-            for line in open(os.path.join(d, "ss.txt")):
-                for w in line.split():
-                    if w.startswith("rtt:"):
-                        srtt.append(float(w[4:].split("/")[0]))
+            for line in open(os.path.join(d, "nstat1.txt")):
+                if line.startswith("TcpRetransSegs"):
+                    outer += "  retrans %s" % line.split()[1]
         except Exception:
             pass
-        if srtt:
-            outer += "  bulk srtt median %.1f ms" % statistics.median(srtt)
+        try:
+            txt = open(os.path.join(d, "link2.txt")).read().split()
+            i = txt.index("RX:")
+            outer += "  rx2 dropped %s" % txt[i + 10]
+        except Exception:
+            pass
         print("%-5s %s  bulk %7.1f Mbit/s  bulk-under-probe %7.1f Mbit/s  rtt p50 %6.2f ms  p99 %6.2f ms  (%d samples)%s"
               % (impl, r, m["bulk"], m["loadbulk"], m["p50"], m["p99"], m["n"], outer))
+        try:
+            for line in open(os.path.join(d, "queues.txt")):
+                print("      " + line.split("]", 1)[-1].strip())
+        except Exception:
+            pass
 med = {}
+def ok(ms, k):
+    return [m[k] for m in ms if m[k] == m[k]] or [float("nan")]
 for impl, ms in rows.items():
-    med[impl] = {k: statistics.median([m[k] for m in ms]) for k in ("bulk", "loadbulk", "p50", "p99")}
-    rng = {k: (min(m[k] for m in ms), max(m[k] for m in ms)) for k in ("bulk", "p99")}
+    med[impl] = {k: statistics.median(ok(ms, k)) for k in ("bulk", "loadbulk", "p50", "p99")}
+    rng = {k: (min(ok(ms, k)), max(ok(ms, k))) for k in ("bulk", "p99")}
     print("%-5s median: bulk %.1f (%.1f-%.1f) Mbit/s, bulk-under-probe %.1f, p50 %.2f ms, p99 %.2f (%.2f-%.2f) ms"
           % (impl, med[impl]["bulk"], rng["bulk"][0], rng["bulk"][1], med[impl]["loadbulk"], med[impl]["p50"],
              med[impl]["p99"], rng["p99"][0], rng["p99"][1]))

@@ -111,6 +111,33 @@ impl Codel {
     }
 }
 
+/// Sojourn times of the packets that left a queue (for the statistics line at peer removal).
+pub(crate) struct Sojourns {
+    /// Sum (ns) and number of the sojourns, and the longest.
+    pub(crate) sum: u64,
+    pub(crate) n: u64,
+    pub(crate) max: u64,
+}
+
+impl Sojourns {
+    /// None yet.
+    pub(crate) const fn new() -> Self {
+        Self { sum: 0, n: 0, max: 0 }
+    }
+
+    /// Counts one.
+    pub(crate) fn add(&mut self, sojourn: u64) {
+        self.sum = self.sum.saturating_add(sojourn);
+        self.n += 1;
+        self.max = self.max.max(sojourn);
+    }
+
+    /// The mean in microseconds.
+    pub(crate) fn mean_us(&self) -> u64 {
+        self.sum / self.n.max(1) / 1000
+    }
+}
+
 /// The transmit in-flight bound's range and start (bytes). 16 KiB is eleven full-sized packets, enough for two CPUs'
 /// workers; 1 MiB is far over what TCP small queues let one socket have below it.
 pub(crate) const INFLIGHT_MIN: usize = 16 * 1024;

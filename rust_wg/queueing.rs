@@ -24,7 +24,7 @@
 //! Lock order: `Peer::{tx,rx}_ring` before `Device::crypt_{tx,rx}`; the producer holds both while moving packets so
 //! that sequence (and, on transmit, nonce) order equals ring order. Workers and consumers hold one lock at a time.
 
-use crate::aqm::{Codel, InflightLimit};
+use crate::aqm::{Codel, InflightLimit, Sojourns};
 use crate::device::Device;
 use crate::index::Keypair;
 use crate::peer::Peer;
@@ -82,6 +82,8 @@ pub(crate) struct OrderRing {
     pub(crate) codel: Codel,
     /// Transmit: how many bytes may be admitted (`aqm.rs`).
     pub(crate) inflight: InflightLimit,
+    /// How long the packets that left were in the ring.
+    pub(crate) sojourns: Sojourns,
 }
 
 /// The clock the pipeline's queue management reads (monotonic ns, fine-grained: sojourns are milliseconds).
@@ -109,6 +111,7 @@ impl OrderRing {
             bytes: 0,
             codel: Codel::new(),
             inflight: InflightLimit::new(),
+            sojourns: Sojourns::new(),
         })
     }
 
@@ -186,7 +189,9 @@ impl OrderRing {
         self.bytes -= len as usize;
         self.head = self.head.wrapping_add(1);
         let bytes = self.bytes;
-        self.codel.dequeued(now, now.saturating_sub(self.stamps[i]), bytes);
+        let sojourn = now.saturating_sub(self.stamps[i]);
+        self.sojourns.add(sojourn);
+        self.codel.dequeued(now, sojourn, bytes);
         Some(d)
     }
 }
