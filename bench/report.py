@@ -156,6 +156,10 @@ def cpu_delta(path, user_hz):
     (s0, kw0, go0, rx0, t0), (s1, kw1, go1, rx1, t1) = lines
     a, b = [int(x) for x in s0.split()], [int(x) for x in s1.split()]
     d = [y - x for x, y in zip(a, b)]
+    # The kworker sum is over the threads alive at each snapshot: when workers exit in between it can fall, and a
+    # negative CPU time is no measurement.
+    if int(kw1) < int(kw0) or int(go1) < int(go0):
+        return None
     return {"busy": (d[0] + d[1] + d[2] + d[5] + d[6] + d[7]) / user_hz, "idle": (d[3] + d[4]) / user_hz,
             "softirq": d[6] / user_hz, "kworker": (int(kw1) - int(kw0)) / user_hz,
             "daemon": (int(go1) - int(go0)) / user_hz, "rx_bytes": int(rx1) - int(rx0),
