@@ -136,9 +136,6 @@ pub(crate) struct Peer {
     /// was asked for meanwhile (`receive::consume_rx`).
     pub(crate) rx_consuming: AtomicBool,
     pub(crate) rx_wanted: AtomicBool,
-    /// The same for the transmit consumer (`send::consume_tx`), whose passes all run on `serial_cpu`.
-    pub(crate) tx_consuming: AtomicBool,
-    pub(crate) tx_wanted: AtomicBool,
     /// Hands sealed packets to UDP in order (the C `transmit_packet_work`).
     #[pin]
     pub(crate) tx_work: kernel::workqueue::Work<Peer, 3>,
@@ -245,8 +242,6 @@ impl Peer {
                 dead: AtomicBool::new(false),
                 rx_consuming: AtomicBool::new(false),
                 rx_wanted: AtomicBool::new(false),
-                tx_consuming: AtomicBool::new(false),
-                tx_wanted: AtomicBool::new(false),
                 allowed_ips <- new_mutex!(PeerPrefixes::new()),
             }? Error),
             GFP_KERNEL,

@@ -225,16 +225,7 @@ pub(crate) fn encrypt(job: Job) {
     };
     let r = peer.tx_ring.lock().complete(seq, done);
     match r {
-        Ok(true) => {
-            // On the peer's serial CPU (crypt workers are bound to theirs), send right here instead of hopping to
-            // the consumer work item; elsewhere hop, so that every packet of the peer leaves from one CPU, in order.
-            let here = kernel::cpu::PreemptGuard::new().cpu();
-            if here == peer.serial_cpu {
-                consume_tx(&peer);
-            } else {
-                peer.kick_tx();
-            }
-        }
+        Ok(true) => peer.kick_tx(),
         Ok(false) => {}
         // The ring was purged meanwhile: the packet has no place in line any more.
         Err(done) => drop(done),
@@ -311,29 +302,11 @@ fn transmit_in_order(peer: &Arc<Peer>) {
     }
 }
 
-/// Runs a transmit consumer pass unless one is running; that one then runs another (see `receive::consume_rx`).
-/// Called on the peer's serial CPU only.
-fn consume_tx(peer: &Arc<Peer>) {
-    peer.tx_wanted.store(true, Ordering::SeqCst);
-    while peer.tx_wanted.load(Ordering::SeqCst) {
-        if peer
-            .tx_consuming
-            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
-            .is_err()
-        {
-            return;
-        }
-        peer.tx_wanted.store(false, Ordering::SeqCst);
-        transmit_in_order(peer);
-        peer.tx_consuming.store(false, Ordering::SeqCst);
-    }
-}
-
 impl WorkItem<3> for Peer {
     type Pointer = Arc<Peer>;
 
     fn run(this: Arc<Peer>) {
-        consume_tx(&this);
+        transmit_in_order(&this);
     }
 }
 
