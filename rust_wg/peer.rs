@@ -132,10 +132,6 @@ pub(crate) struct Peer {
     /// Packets admitted for decryption, in arrival order (the C `rx_queue`).
     #[pin]
     pub(crate) rx_ring: SpinLockBh<OrderRing>,
-    /// Whether a receive consumer pass is running (at most one at a time: it delivers in order), and whether one
-    /// was asked for meanwhile (`receive::consume_rx`).
-    pub(crate) rx_consuming: AtomicBool,
-    pub(crate) rx_wanted: AtomicBool,
     /// Hands sealed packets to UDP in order (the C `transmit_packet_work`).
     #[pin]
     pub(crate) tx_work: kernel::workqueue::Work<Peer, 3>,
@@ -240,8 +236,6 @@ impl Peer {
                 tx_bytes: AtomicU64::new(0),
                 last_handshake <- new_spinlock_bh!((0, 0)),
                 dead: AtomicBool::new(false),
-                rx_consuming: AtomicBool::new(false),
-                rx_wanted: AtomicBool::new(false),
                 allowed_ips <- new_mutex!(PeerPrefixes::new()),
             }? Error),
             GFP_KERNEL,

@@ -188,31 +188,9 @@ pub(crate) fn decrypt(job: Job) {
     };
     let r = peer.rx_ring.lock().complete(seq, done);
     match r {
-        // The head is done: consume here, on this worker, rather than hop to a work item on the peer's serial CPU
-        // (on a loaded machine every hop costs milliseconds). Delivery stays in order: one pass at a time, and the
-        // NAPI context hands the packets on in the order the pass queued them.
-        Ok(true) => consume_rx(&peer),
+        Ok(true) => peer.kick_rx(),
         Ok(false) => {}
         Err(done) => drop(done),
-    }
-}
-
-/// Runs a receive consumer pass unless one is running; that one then runs another (so no completed head is left
-/// behind by a pass that had just found it busy).
-fn consume_rx(peer: &Arc<Peer>) {
-    peer.rx_wanted.store(true, Ordering::SeqCst);
-    while peer.rx_wanted.load(Ordering::SeqCst) {
-        if peer
-            .rx_consuming
-            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
-            .is_err()
-        {
-            // The running pass sees `rx_wanted` when it ends.
-            return;
-        }
-        peer.rx_wanted.store(false, Ordering::SeqCst);
-        receive_in_order(peer);
-        peer.rx_consuming.store(false, Ordering::SeqCst);
     }
 }
 
@@ -241,7 +219,7 @@ impl WorkItem<4> for Peer {
     type Pointer = Arc<Peer>;
 
     fn run(this: Arc<Peer>) {
-        consume_rx(&this);
+        receive_in_order(&this);
     }
 }
 
