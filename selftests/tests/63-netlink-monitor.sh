@@ -99,8 +99,12 @@ log "handshake and endpoint events seen in each device's namespace"
 n1 wg set wg1 listen-port 10003 || fail "new listen port"
 n1 ping -c 2 -W 5 10.9.0.2 >/dev/null || fail "no traffic after the port change"
 expect ns2 "wg2 $p1 endpoint 192.168.241.1:10003"
+# The new address is a secondary one of the same subnet; promotion keeps it (and the subnet route) when the primary
+# goes.
+n1 sysctl -qw net.ipv4.conf.veth1.promote_secondaries=1
 ip -n "$NS1" addr add 192.168.241.11/24 dev veth1
 ip -n "$NS1" addr del 192.168.241.1/24 dev veth1
+assert_eq "$(ip -n "$NS1" -4 -o addr show dev veth1 | awk '{ print $4 }')" "192.168.241.11/24" "ns1's address after the change"
 n1 ping -c 2 -W 5 10.9.0.2 >/dev/null || fail "no traffic after the address change"
 expect ns2 "wg2 $p1 endpoint 192.168.241.11:10003"
 assert_eq "$(n2 wg show wg2 endpoints | cut -f2)" "192.168.241.11:10003" "wg2's endpoint after the roams"
