@@ -6,10 +6,9 @@
 # `make scale` runs the issue's full size, 10 000 peers / 100 000 allowed IPs (selftests/scale).
 #  - The configuration is generated in exactly `wg showconf`'s format, so every read-back must equal the file itself
 #    byte for byte (peers and allowed IPs in insertion order, as the C driver keeps them).
-#  - C driver: `wg setconf`, `wg showconf`, `wg show dump`, `wg setconf` again (replacing every peer), `ip link del`;
-#    then `wgctl setconf` on a fresh device.
-#  - rust_wg: the same with wg, read back through wg and wgctl (showconf and dump equal to the C driver's); then
-#    `wgctl setconf` on a fresh device.
+#  - On the C driver, then on rust_wg: `wg setconf` on a fresh device (and the memory it took), `wg showconf`,
+#    `wg show dump`, the same through wgctl (equal to wg's), `wg setconf`, `wgctl setconf`, `wg setconf` each
+#    replacing every peer, `ip link del`, `wgctl setconf` on a fresh device; rust_wg's dump equals the C driver's.
 # Each timing is logged as it is taken (and appended to $RESULTS/netlink-10k.txt), the ratios at the end.
 . "$RUST_WG_TOP/selftests/lib.sh"
 umask 077
@@ -71,54 +70,60 @@ counts() {
 	assert_eq "$(wg show "$1" peers | wc -l)" "$peers" "$1: peers"
 	assert_eq "$(wg show "$1" allowed-ips | cut -f2 | wc -w)" "$want_ips" "$1: allowed IPs"
 }
+# readback NAME TOOL DEV: TOOL's showconf of DEV equals the configuration file.
+readback() {
+	"$2" showconf "$3" >"$tmp/$1.conf" || fail "$1: showconf"
+	same "$1: showconf and the configuration file" "$tmp/big.conf" "$tmp/$1.conf"
+}
+mem_kb() { awk '$1 == "MemAvailable:" { print $2 }' /proc/meminfo; }
 
-# 1. The C driver.
+# round IMPL DEV: the measurements on one implementation (loaded, no device yet). wgctl's setconf is timed between
+# two of wg's, replacing every peer each time (A-B-A: whatever the previous round leaves running in the background,
+# both tools get it), and once more on a fresh device at the end.
+round() {
+	local i=$1 dev=$2 m0
+	m0=$(mem_kb)
+	ip link add "$dev" type wireguard || fail "$i: ip link add"
+	timed $i.wg.setconf wg setconf "$dev" "$tmp/big.conf"
+	echo "$i.mem-per-peer-bytes $(((m0 - $(mem_kb)) * 1024 / peers))" | tee -a "$tmp/times" "$out"
+	timed $i.wg.showconf wg showconf "$dev"
+	same "$i: wg showconf and the configuration file" "$tmp/big.conf" "$tmp/$i.wg.showconf.out"
+	timed $i.wg.dump wg show "$dev" dump
+	timed $i.wgctl.showconf "$WGCTL" showconf "$dev"
+	same "$i: wgctl showconf and the configuration file" "$tmp/big.conf" "$tmp/$i.wgctl.showconf.out"
+	timed $i.wgctl.dump "$WGCTL" show "$dev" dump
+	same "$i: wgctl's and wg's dump" "$tmp/$i.wg.dump.out" "$tmp/$i.wgctl.dump.out"
+	counts "$dev"
+	timed $i.wg.replace1 wg setconf "$dev" "$tmp/big.conf"
+	readback $i.wg.replace1 wg "$dev"
+	timed $i.wgctl.replace "$WGCTL" setconf "$dev" "$tmp/big.conf"
+	readback $i.wgctl.replace wg "$dev"
+	timed $i.wg.replace2 wg setconf "$dev" "$tmp/big.conf"
+	readback $i.wg.replace2 wg "$dev"
+	timed $i.del ip link del "$dev"
+	ip link add "$dev" type wireguard || fail "$i: ip link add (for wgctl)"
+	timed $i.wgctl.setconf "$WGCTL" setconf "$dev" "$tmp/big.conf"
+	readback $i.wgctl.setconf wg "$dev"
+	ip link del "$dev"
+}
+
 load_c_wireguard || fail "modprobe wireguard"
-ip link add wgc type wireguard || fail "ip link add (C)"
-timed C.wg.setconf wg setconf wgc "$tmp/big.conf"
-timed C.wg.showconf wg showconf wgc
-same "the C driver's showconf and the configuration file" "$tmp/big.conf" "$tmp/C.wg.showconf.out"
-timed C.wg.dump wg show wgc dump
-counts wgc
-timed C.wg.setconf-again wg setconf wgc "$tmp/big.conf"
-wg showconf wgc >"$tmp/C.again"
-same "the C driver's showconf after replacing every peer" "$tmp/big.conf" "$tmp/C.again"
-timed C.del ip link del wgc
-ip link add wgc type wireguard || fail "ip link add (C, for wgctl)"
-timed C.wgctl.setconf "$WGCTL" setconf wgc "$tmp/big.conf"
-wg showconf wgc >"$tmp/C.wgctl.conf"
-same "the C driver's showconf after wgctl setconf" "$tmp/big.conf" "$tmp/C.wgctl.conf"
-ip link del wgc
+round C wgc
 unload_c_wireguard
-
-# 2. rust_wg, read back by both tools.
 load_rust_wg || fail "insmod rust_wg"
-ip link add wg0 type wireguard || fail "ip link add (rust_wg)"
-timed rust.wg.setconf wg setconf wg0 "$tmp/big.conf"
-timed rust.wg.showconf wg showconf wg0
-same "rust_wg's showconf and the configuration file" "$tmp/big.conf" "$tmp/rust.wg.showconf.out"
-timed rust.wg.dump wg show wg0 dump
-same "rust_wg's and the C driver's dump (wg)" "$tmp/C.wg.dump.out" "$tmp/rust.wg.dump.out"
-timed rust.wgctl.showconf "$WGCTL" showconf wg0
-same "wgctl's showconf of rust_wg" "$tmp/big.conf" "$tmp/rust.wgctl.showconf.out"
-timed rust.wgctl.dump "$WGCTL" show wg0 dump
-same "wgctl's dump of rust_wg and wg's of the C driver" "$tmp/C.wg.dump.out" "$tmp/rust.wgctl.dump.out"
-counts wg0
-timed rust.wg.setconf-again wg setconf wg0 "$tmp/big.conf"
-wg showconf wg0 >"$tmp/rust.again"
-same "rust_wg's showconf after replacing every peer" "$tmp/big.conf" "$tmp/rust.again"
-timed rust.del ip link del wg0
-ip link add wg0 type wireguard || fail "ip link add (rust_wg, for wgctl)"
-timed rust.wgctl.setconf "$WGCTL" setconf wg0 "$tmp/big.conf"
-wg showconf wg0 >"$tmp/rust.wgctl.conf"
-same "rust_wg's showconf after wgctl setconf" "$tmp/big.conf" "$tmp/rust.wgctl.conf"
-ip link del wg0
+round rust wg0
+same "rust_wg's and the C driver's dump" "$tmp/C.wg.dump.out" "$tmp/rust.wg.dump.out"
+unload_rust_wg
 
 t() { awk -v k="$1" '$1 == k { print $2 }' "$tmp/times"; }
-ratio() { awk -v a="$(t "$1")" -v b="$(t "$2")" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+# ratio A B [B2]: A / B, or A / the mean of B and B2.
+ratio() {
+	awk -v a="$(t "$1")" -v b="$(t "$2")" -v c="$(t "${3:-$2}")" \
+		'BEGIN { m = (b + c) / 2; if (m > 0) printf "%.2f", a / m; else print "-" }'
+}
 {
-	echo "rust_wg/C with wg: setconf x$(ratio rust.wg.setconf C.wg.setconf), showconf x$(ratio rust.wg.showconf C.wg.showconf), dump x$(ratio rust.wg.dump C.wg.dump), setconf replacing all x$(ratio rust.wg.setconf-again C.wg.setconf-again), ip link del x$(ratio rust.del C.del)"
-	echo "wgctl/wg setconf: on rust_wg x$(ratio rust.wgctl.setconf rust.wg.setconf), on C x$(ratio C.wgctl.setconf C.wg.setconf); wgctl/wg on rust_wg: showconf x$(ratio rust.wgctl.showconf rust.wg.showconf), dump x$(ratio rust.wgctl.dump rust.wg.dump)"
-	echo "rust_wg+wgctl / C+wg setconf: x$(ratio rust.wgctl.setconf C.wg.setconf)"
+	echo "rust_wg/C with wg: setconf x$(ratio rust.wg.setconf C.wg.setconf), setconf replacing every peer x$(ratio rust.wg.replace1 C.wg.replace1 C.wg.replace2)/x$(ratio rust.wg.replace2 C.wg.replace1 C.wg.replace2), showconf x$(ratio rust.wg.showconf C.wg.showconf), dump x$(ratio rust.wg.dump C.wg.dump), ip link del x$(ratio rust.del C.del), memory per peer $(t rust.mem-per-peer-bytes)/$(t C.mem-per-peer-bytes) bytes"
+	echo "wgctl/wg setconf replacing every peer (A-B-A): on C x$(ratio C.wgctl.replace C.wg.replace1 C.wg.replace2), on rust_wg x$(ratio rust.wgctl.replace rust.wg.replace1 rust.wg.replace2); fresh device (after a delete): on C x$(ratio C.wgctl.setconf C.wg.setconf), on rust_wg x$(ratio rust.wgctl.setconf rust.wg.setconf)"
+	echo "wgctl/wg on rust_wg: showconf x$(ratio rust.wgctl.showconf rust.wg.showconf), dump x$(ratio rust.wgctl.dump rust.wg.dump); rust_wg+wgctl / C+wg setconf x$(ratio rust.wgctl.setconf C.wg.setconf)"
 } | tee -a "$out"
 log "$peers peers / $want_ips allowed IPs set and read back identically by C and rust_wg, wg and wgctl"
