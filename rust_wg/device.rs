@@ -398,7 +398,7 @@ impl PinnedDrop for DevPriv {
 /// 5. Take the workqueue out and drop it, which drains work already queued (work never takes RTNL or `cfg` for
 ///    longer than a lookup, so this cannot deadlock); nothing can be queued after the take. Then the same for the
 ///    crypt workqueue (`stop_workers`), dropping the jobs left, and the packets that came back to the peers' rings.
-/// 6. Drop the incoming handshakes still queued and withdraw the `net_device` reference after a grace period (so no
+/// 6. Drop the incoming handshakes still queued and any index entry left, and withdraw the `net_device` reference after a grace period (so no
 ///    RCU reader still uses it), which lets `unregister_netdevice` finish.
 fn teardown(wg: &Arc<Device>) {
     let peers = {
@@ -423,6 +423,10 @@ fn teardown(wg: &Arc<Device>) {
     }
     drop(peers);
     wg.incoming_handshakes.purge();
+    // Every peer cleared its indices, but a handshake that raced with the removal may have registered one since;
+    // its entry would keep the peer (and through it this device) alive for good.
+    let stale = wg.index.lock().take_all();
+    drop(stale);
     // Both are freed from RCU callbacks (the module's exit waits for them with `rcu::barrier`); grace periods
     // are slow, and unregistering waits for the `net_device` reference anyway.
     if let Err(old) = wg.allowedips.replace(None).free_deferred(GFP_KERNEL) {

@@ -227,8 +227,16 @@ fn consume_initiation(wg: &Device, msg: &[u8], now: u64) -> Option<Arc<Peer>> {
     if peer.dead.load(Ordering::Relaxed) {
         return None;
     }
-    let _id = wg.identity.lock();
-    peer.handshake.lock().hs.consume_initiation(cand, now).ok()?;
+    let old = {
+        let _id = wg.identity.lock();
+        let mut hs = peer.handshake.lock();
+        let old = hs.hs.local_index();
+        hs.hs.consume_initiation(cand, now).ok()?;
+        old
+    };
+    // Our own initiation in flight is superseded: its index must go, or its entry (which holds the peer, which
+    // holds the device) would stay in the table forever (the C handshake has one entry that moves instead).
+    drop(old.and_then(|i| wg.index.lock().remove(i)));
     Some(peer)
 }
 

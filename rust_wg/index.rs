@@ -125,6 +125,11 @@ impl IndexTable {
     }
 
     /// Removes `index`, returning its entry so the caller drops it outside the lock.
+    /// Takes every entry out (device teardown), for the caller to drop outside the lock.
+    pub(crate) fn take_all(&mut self) -> KVec<Slots<(u32, Entry)>> {
+        core::mem::replace(&mut self.buckets, KVec::new())
+    }
+
     pub(crate) fn remove(&mut self, index: u32) -> Option<Entry> {
         let b = self.buckets.get_mut(Self::bucket(index))?;
         b.remove_if(|(i, _)| *i == index).map(|(_, e)| e)
