@@ -38,6 +38,7 @@ use kernel::{
 };
 
 mod allowedips;
+mod aqm;
 mod config;
 mod crypto;
 mod device;
