@@ -407,7 +407,11 @@ impl Device {
         };
         let mut peers = KVec::with_capacity(c.peers.len(), GFP_KERNEL)?;
         for p in c.peers.iter() {
+            // One lock at a time, each guard dropped at the end of its own statement: `of_peer` takes the peer's
+            // allowed-IPs mutex, which must not be taken under a (BH-disabling) spinlock such as last_handshake.
             let preshared_key = *p.handshake.lock().hs.preshared_key();
+            let last_handshake = *p.last_handshake.lock();
+            let allowed_ips = allowedips::of_peer(self, p)?;
             let ep = p.endpoint();
             peers.push(
                 PeerSnapshot {
@@ -415,12 +419,12 @@ impl Device {
                     preshared_key,
                     endpoint: ep.addr,
                     endpoint_scope_id: ep.scope_id,
-                    last_handshake: *p.last_handshake.lock(),
+                    last_handshake,
                     rx_bytes: p.rx_bytes.load(Ordering::Relaxed),
                     tx_bytes: p.tx_bytes.load(Ordering::Relaxed),
                     persistent_keepalive: p.persistent_keepalive(),
                     protocol_version: 1,
-                    allowed_ips: allowedips::of_peer(self, p)?,
+                    allowed_ips,
                 },
                 GFP_KERNEL,
             )?;
