@@ -455,7 +455,7 @@ impl PinnedDrop for DevPriv {
 /// 5. Take the workqueue out and drop it, which drains work already queued (work never takes RTNL or `cfg` for
 ///    longer than a lookup, so this cannot deadlock); nothing can be queued after the take. Then the same for the
 ///    crypt workqueue (`stop_workers`), dropping the jobs left, and the packets that came back to the peers' rings.
-/// 6. Drop the incoming handshakes still queued and withdraw the `net_device` reference after a grace period (so no
+/// 6. Drop the incoming handshakes still queued and any index entry left, and withdraw the `net_device` reference after a grace period (so no
 ///    RCU reader still uses it), which lets `unregister_netdevice` finish.
 fn teardown(wg: &Arc<Device>) {
     let peers = {
@@ -554,6 +554,8 @@ impl DeviceOps for DevPriv {
         stats.set_rx(r(&s.rx_packets), r(&s.rx_bytes));
         stats.set_tx(r(&s.tx_packets), r(&s.tx_bytes));
         stats.set_dropped(r(&s.rx_dropped), r(&s.tx_dropped));
+        stats.set_errors(r(&s.rx_errors), r(&s.tx_errors));
+        stats.set_rx_error_details(r(&s.rx_length_errors), r(&s.rx_frame_errors));
     }
 }
 

@@ -235,8 +235,16 @@ fn consume_initiation(wg: &Device, msg: &[u8], now: u64) -> Option<Arc<Peer>> {
         noise::consume_initiation(id.identity.as_ref()?, &init).ok()?
     };
     let peer = find_peer(wg, cand.remote_static())?;
-    let _id = wg.identity.lock();
-    peer.handshake_live()?.hs.consume_initiation(cand, now).ok()?;
+    let old = {
+        let _id = wg.identity.lock();
+        let mut hs = peer.handshake_live()?;
+        let old = hs.hs.local_index();
+        hs.hs.consume_initiation(cand, now).ok()?;
+        old
+    };
+    // Our own initiation in flight is superseded: its index must go, or its entry (which holds the peer, which
+    // holds the device) would stay in the table forever (the C handshake has one entry that moves instead).
+    drop(old.and_then(|i| wg.index.lock().remove(i)));
     Some(peer)
 }
 

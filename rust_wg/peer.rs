@@ -82,9 +82,14 @@ impl core::ops::DerefMut for LiveHandshake<'_> {
 pub(crate) struct Endpoint {
     /// The peer's address, once known.
     pub(crate) addr: Option<SocketAddr>,
-    /// The source address we last used towards it, or the local address its last authenticated packet was sent to
-    /// (0 for "let routing choose").
+    /// The local address its last authenticated packet was sent to, our source address towards it (0 for "let
+    /// routing choose"). Only learnt from received packets and forgotten when no longer usable, never set from the
+    /// source a route lookup chose (as the C `endpoint.src4`): the route cache remembers that one, and forgets it
+    /// when routes or addresses change.
     pub(crate) src4: [u8; 4],
+    /// The interface `src4` belongs to (where that packet arrived), 0 if none (the C `src_if4`): when the route to
+    /// the peer leaves through another interface, `src4` is forgotten.
+    pub(crate) src_if4: i32,
     /// The IPv6 counterpart of `src4`.
     pub(crate) src6: [u8; 16],
     /// The interface to reach an IPv6 link-local `addr` through (`sin6_scope_id`), 0 otherwise.
@@ -95,6 +100,7 @@ impl Endpoint {
     pub(crate) const NONE: Self = Self {
         addr: None,
         src4: [0; 4],
+        src_if4: 0,
         src6: [0; 16],
         scope_id: 0,
     };
@@ -108,7 +114,10 @@ impl Endpoint {
             ..Self::NONE
         };
         match src.local {
-            IpAddr::V4(a) => e.src4 = a,
+            IpAddr::V4(a) => {
+                e.src4 = a;
+                e.src_if4 = src.iif;
+            }
             IpAddr::V6(a) => e.src6 = a,
         }
         e
@@ -378,8 +387,8 @@ impl Peer {
         let (changed, addr_changed) = {
             let mut e = self.endpoint.lock();
             let changed = e.addr != new.addr || e.scope_id != new.scope_id || {
-                // The source we use may differ from the one learnt (routing chose it): only a change of the local
-                // address the peer sends to counts, as the C `endpoint_eq` on the received endpoint.
+                // A change of the local address the peer sends to counts, as in the C `endpoint_eq` on the received
+                // endpoint (not of the interface it arrives on).
                 match src.local {
                     IpAddr::V4(a) => e.src4 != a,
                     IpAddr::V6(a) => e.src6 != a,
@@ -402,6 +411,7 @@ impl Peer {
         {
             let mut e = self.endpoint.lock();
             e.src4 = [0; 4];
+            e.src_if4 = 0;
             e.src6 = [0; 16];
         }
         self.dst_cache.reset();

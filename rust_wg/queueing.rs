@@ -211,7 +211,7 @@ pub(crate) struct Job {
     pub(crate) skb: SkBuff,
     /// The slot in the peer's ring.
     pub(crate) seq: u32,
-    /// The device MTU at admission (transmit padding).
+    /// The MTU to pad against (transmit): the route's when the packet had one, else the device's at admission.
     pub(crate) mtu: u32,
     /// The nonce (transmit only; receive reads it from the header after opening).
     pub(crate) nonce: u64,

@@ -36,6 +36,8 @@ pub(crate) struct Source {
     pub(crate) local: IpAddr,
     /// The interface to reach an IPv6 link-local sender through, 0 otherwise.
     pub(crate) scope_id: u32,
+    /// The interface it arrived on (the interface `local` belongs to), 0 if unknown.
+    pub(crate) iif: i32,
 }
 
 /// Returns where a received datagram came from, read from its outer IP and UDP headers (which lie in front of the
@@ -53,6 +55,7 @@ pub(crate) fn source(skb: &SkBuffRef) -> Option<Source> {
         },
         local: addr(a.daddr),
         scope_id: a.scope_id(),
+        iif: a.iif,
     })
 }
 

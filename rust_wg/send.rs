@@ -74,13 +74,15 @@ pub(crate) fn xmit(wg: &Arc<Device>, dev: &NetDevice, mut skb: SkBuff) {
     if peer.endpoint().addr.is_none() {
         return unreachable(wg, skb);
     }
-    let _ = dev;
+    // Padding is computed against the route's MTU, which may be below the device's (`ip route ... mtu 1299`); the
+    // route is dropped when the packet is staged, so the MTU travels with it.
+    let mtu = skb.dst_mtu().unwrap_or_else(|| dev.mtu());
     if skb.is_gso() {
         // Segments come back with their checksums finished (no checksum features asked for).
         match skb.gso_segment(0) {
             Ok(segs) => {
                 for seg in segs {
-                    stage(&peer, seg);
+                    stage(&peer, seg, mtu);
                 }
             }
             Err(_) => {
@@ -90,7 +92,7 @@ pub(crate) fn xmit(wg: &Arc<Device>, dev: &NetDevice, mut skb: SkBuff) {
             }
         }
     } else {
-        stage(&peer, skb);
+        stage(&peer, skb, mtu);
     }
     send_staged(&peer);
 }
@@ -103,11 +105,27 @@ fn unreachable(wg: &Device, mut skb: SkBuff) {
     tx_drop(wg, skb, DropReason::IP_OUTNOROUTES);
 }
 
-/// Appends a packet to the peer's staged queue, which drops from its longest flow when full.
-fn stage(peer: &Peer, mut skb: SkBuff) {
+/// The MTU a staged packet is padded against (the C `PACKET_CB(skb)->mtu`), kept in the skb's control block from
+/// staging to sealing; 0 (a packet we made, e.g. a keepalive: new skbs have a zeroed control block) means the
+/// device's.
+fn set_tx_mtu(skb: &mut SkBuff, mtu: u32) {
+    *skb.cb_mut::<u32>() = mtu;
+}
+
+fn tx_mtu(skb: &SkBuff, dev_mtu: u32) -> u32 {
+    match *skb.cb::<u32>() {
+        0 => dev_mtu,
+        m => m,
+    }
+}
+
+/// Appends a packet to the peer's staged queue, which drops from its longest flow when full; `mtu` is what its
+/// padding is computed against.
+fn stage(peer: &Peer, mut skb: SkBuff, mtu: u32) {
     // The inner route is of no use any more (the C driver keeps it only for ICMP errors); the socket owner stays, so
     // TCP small queues still pace the sender.
     skb.scrub_packet(false);
+    set_tx_mtu(&mut skb, mtu);
     if let Some(old) = peer.staged.enqueue(skb) {
         tx_drop(&peer.device, old, DropReason::FULL_RING);
     }
@@ -144,7 +162,7 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
         return;
     };
     let wg = &peer.device;
-    let mtu = wg.netdev().map_or(0, |d| d.mtu());
+    let dev_mtu = wg.netdev().map_or(0, |d| d.mtu());
     let mut queued = 0;
     let mut rekey = false;
     {
@@ -179,9 +197,9 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
             let job = Job {
                 peer: peer.clone(),
                 keypair: kp.clone(),
+                mtu: tx_mtu(&skb, dev_mtu),
                 skb,
                 seq,
-                mtu,
                 nonce,
             };
             if let Err(job) = jobs.push(job) {

@@ -12,7 +12,7 @@ use kernel::{
     net::{
         ns::Namespace,
         skbuff::SkBuff,
-        udp_tunnel::{EncapRcv, Family, UdpTunnelSocket},
+        udp_tunnel::{EncapRcv, Family, Src4, UdpTunnelSocket},
     },
     prelude::*,
     sync::{rcu, Arc, ArcBorrow},
@@ -55,37 +55,55 @@ impl EncapRcv for Device {
     }
 }
 
-/// Sends `skb` (payload only; headroom for IP and UDP) to `peer`'s endpoint, updating the remembered source address.
+/// Sends `skb` (payload only; headroom for IP and UDP) to `peer`'s endpoint (the C `wg_socket_send_skb_to_peer`).
+///
+/// The endpoint's source address is used as it is, and only ever forgotten here (when it is no longer local, or, for
+/// IPv4, when the route leaves through another interface than the one it was learnt on), never set to the source the
+/// route chose: that one lives in the route cache, which is invalidated when routes or addresses change. Storing it
+/// would pin a source chosen in a transient state (e.g. another interface's address while this one's was tentative).
 pub(crate) fn send_to_peer(peer: &Peer, skb: SkBuff) -> Result {
     let wg = &*peer.device;
-    let mut ep = peer.endpoint();
+    let ep = peer.endpoint();
     let Some(addr) = ep.addr else {
         return Err(EDESTADDRREQ);
     };
     let len = skb.len() as u64;
     let mark = wg.fwmark.load(core::sync::atomic::Ordering::Relaxed);
+    let mut src4 = Src4 {
+        addr: ep.src4,
+        ifindex: ep.src_if4,
+    };
+    let mut src6 = ep.src6;
     let g = rcu::read_lock_bh();
     let (Some(socks), Some(dev)) = (wg.sockets.get(&g), wg.netdev.get(&g)) else {
         return Err(ENETDOWN);
     };
+    let cache = Some(&peer.dst_cache);
     let r = match addr.addr {
-        IpAddr::V4(a) => socks.v4.send4(Some(&dev), skb, Some(&peer.dst_cache), &mut ep.src4, a, addr.port, mark, 0),
+        IpAddr::V4(a) => socks.v4.send4_src(Some(&dev), skb, cache, &mut src4, a, addr.port, mark, 0),
         IpAddr::V6(a) => match &socks.v6 {
-            Some(s6) => {
-                let cache = Some(&peer.dst_cache);
-                s6.send6(Some(&dev), skb, cache, &mut ep.src6, &a, addr.port, ep.scope_id, mark, 0)
-            }
+            Some(s6) => s6.send6(Some(&dev), skb, cache, &mut src6, &a, addr.port, ep.scope_id, mark, 0),
             None => Err(EAFNOSUPPORT),
         },
     };
     drop(g);
     if r.is_ok() {
         peer.tx_stats(len as usize);
-        // Remember the source the route chose, unless the endpoint changed meanwhile.
+    }
+    // The socket layer reports a source it had to give up as a different one (the route's choice after a new
+    // lookup, or none): forget ours, unless the endpoint changed meanwhile.
+    let forget4 = ep.src4 != [0; 4] && (src4.addr != ep.src4 || src4.ifindex != ep.src_if4);
+    let forget6 = ep.src6 != [0; 16] && src6 != ep.src6;
+    if forget4 || forget6 {
         let mut e = peer.endpoint.lock();
-        if e.addr == Some(addr) {
-            e.src4 = ep.src4;
-            e.src6 = ep.src6;
+        if e.addr == Some(addr) && e.src4 == ep.src4 && e.src6 == ep.src6 {
+            if forget4 {
+                e.src4 = [0; 4];
+                e.src_if4 = 0;
+            }
+            if forget6 {
+                e.src6 = [0; 16];
+            }
         }
     }
     r
