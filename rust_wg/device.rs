@@ -578,12 +578,12 @@ impl LinkOps for DevPriv {
         dev.set_min_mtu(68);
         dev.set_max_mtu(65535 - 40 - 8 - 32);
         dev.keep_dst();
-        // No HW_CSUM: the inner checksum must be finished before encryption (the C driver calls
-        // skb_checksum_help() in encrypt_packet), and the skb abstraction has no checksum helper yet. Without the
-        // feature the core completes CHECKSUM_PARTIAL packets before ndo_start_xmit (and segments TCP itself, as
-        // TSO needs a checksum feature). Test 59 shows what HW_CSUM without the helper breaks.
+        // Like the C driver: the stack may hand us CHECKSUM_PARTIAL packets and TSO/GSO super-packets; `seal`
+        // finishes the inner checksum before encrypting (test 59 sends TCP over outer veths without checksum
+        // offload), and `xmit` segments in software.
         dev.add_features(
             dev::features::SG
+                | dev::features::HW_CSUM
                 | dev::features::RXCSUM
                 | dev::features::HIGHDMA
                 | dev::features::GSO

@@ -247,6 +247,9 @@ pub(crate) fn encrypt(job: Job) {
 
 /// Pads, adds the data header and seals one packet with `nonce` in place.
 fn seal(kp: &Keypair, skb: &mut SkBuff, nonce: u64, mtu: usize) -> Result {
+    // The inner checksum of a CHECKSUM_PARTIAL packet (the device advertises HW_CSUM) is finished before the packet
+    // becomes ciphertext and before padding is appended, as in the C `encrypt_packet`.
+    skb.checksum_help()?;
     let plain = skb.len();
     let pad = messages::padding_len(plain, mtu);
     // Private data with room for padding and the tag after it (zeroed), and headers before it.

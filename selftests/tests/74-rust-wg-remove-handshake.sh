@@ -36,27 +36,33 @@ ip -n "$NS1" addr add 10.74.0.1/16 dev wg0
 n1 wg set wg0 private-key <(echo "$KA") listen-port 51820
 ip -n "$NS1" link set wg0 up
 tmp=$(mktemp -d)
+# Commands batched (one `ip` and one shell per namespace): each exec costs a second under a loaded TCG host.
 for j in $(seq 1 "$K"); do
 	kb=$(wg genkey); pb=$(wg pubkey <<<"$kb")
-	ip -n "$NS1" addr add 10.74.2.$j/32 dev wg0
-	ip -n "$NS2" link add wg$j type wireguard
-	ip -n "$NS2" addr add 10.74.1.$j/32 dev wg$j
-	n2 wg set wg$j private-key <(echo "$kb") listen-port $((52000 + j))
-	ip -n "$NS2" link set wg$j up
-	ip -n "$NS2" route add 10.74.2.$j/32 dev wg$j
+	echo "addr add 10.74.2.$j/32 dev wg0" >>"$tmp/ip1"
+	printf 'link add wg%d type wireguard\naddr add 10.74.1.%d/32 dev wg%d\nlink set wg%d up\n' $j $j $j $j >>"$tmp/ip2"
+	echo "route add 10.74.2.$j/32 dev wg$j" >>"$tmp/ip2r"
+	echo "wg set wg$j private-key <(echo $kb) listen-port $((52000 + j)) && wg addconf wg$j $tmp/wg$j.conf" >>"$tmp/wg2"
 	printf '[Peer]\nPublicKey = %s\nEndpoint = 192.168.241.2:%d\nAllowedIPs = 10.74.1.%d/32\n\n' \
 		"$pb" $((52000 + j)) "$j" >>"$tmp/wg0.conf"
 	printf '[Peer]\nPublicKey = %s\nEndpoint = 192.168.241.1:51820\nAllowedIPs = 10.74.0.0/16\n' "$PA" \
 		>"$tmp/wg$j.conf"
 	echo "$pb" >>"$tmp/keys"
 done
+ip -n "$NS1" -batch "$tmp/ip1" || fail "addresses of wg0"
+ip -n "$NS2" -batch "$tmp/ip2" || fail "devices in $NS2"
+ip -n "$NS2" -batch "$tmp/ip2r" || fail "routes in $NS2"
+n2 bash -e "$tmp/wg2" || fail "wg set in $NS2"
 remove=$(sed 's/.*/peer & remove/' "$tmp/keys" | tr '\n' ' ')
 export K tmp remove PA
 
 n1 wg addconf wg0 "$tmp/wg0.conf" || fail "addconf wg0"
-for j in $(seq 1 "$K"); do n2 wg addconf wg$j "$tmp/wg$j.conf" || fail "addconf wg$j"; done
-for j in $(seq 1 "$K"); do n1 ping -c 1 -W 5 10.74.1.$j >/dev/null 2>&1 & done
-wait
+pings=()
+for j in $(seq 1 "$K"); do
+	n1 ping -c 1 -W 5 10.74.1.$j >/dev/null 2>&1 &
+	pings+=($!)
+done
+wait "${pings[@]}" || true
 ok=$(n1 wg show wg0 latest-handshakes | awk '$2 > 0' | wc -l)
 ((ok > 0)) || fail "no handshake completed on wg0 before the race"
 log "setup: $ok of $K peers of wg0 have a session"
