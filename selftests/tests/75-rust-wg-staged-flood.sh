@@ -14,8 +14,8 @@
 # timeout: 600
 . "$RUST_WG_TOP/selftests/lib.sh"
 
-K=${RWG_FLOOD_PEERS:-32}
-ROUNDS=${RWG_FLOOD_ROUNDS:-200}
+K=${RWG_FLOOD_PEERS:-16}
+ROUNDS=${RWG_FLOOD_ROUNDS:-300}
 command -v wg >/dev/null || skip "wg (wireguard-tools) not installed"
 command -v python3 >/dev/null || skip "python3 not installed"
 trap 'ns_cleanup; rust_wg_loaded && unload_rust_wg' EXIT
