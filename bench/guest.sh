@@ -449,15 +449,28 @@ if part crypto; then
 fi
 
 # --- rounds -----------------------------------------------------------------------------------------------------
-for r in $(seq 1 "$RUNS"); do
+# Config scale runs once, after the rounds (the data path of every slot first); the rounds leave it SCALE_RESERVE
+# seconds of the budget.
+do_scale=0
+if ((SCALE_PEERS > 0)) && part scale; then
+	do_scale=1
 	# The configurations were generated on the host (bench/run.sh), where Python is not slowed down by TCG.
-	if ((SCALE_PEERS > 0)) && part scale && ((r == 1)); then
-		cp "$OUT/scale-r1.conf" "$TMPD/scale.conf"
-		cp "$OUT/scale-go-r1.conf" "$TMPD/scale-go.conf"
+	cp "$OUT/scale-r1.conf" "$TMPD/scale.conf"
+	cp "$OUT/scale-go-r1.conf" "$TMPD/scale-go.conf"
+fi
+rounds_budget=$((BUDGET - do_scale * ${SCALE_RESERVE:-0}))
+slot_end() { # IMPL ROUND DIR KT0: kernel warnings/oopses since the slot began (teardown included)
+	dmesg | awk -v t0="$4" '{ t = substr($0, 2, index($0, "]") - 2) + 0 } t >= t0' >"$3/dmesg.txt" || true
+	w=$(grep -m1 -E -A1 'cut here|BUG:|Oops|refcount_t:|WARNING:' "$3/dmesg.txt" | tr '\n' ' ' | cut -c1-200 || true)
+	if [ -n "$w" ]; then
+		note "$1 round $2: kernel warning: $w"
+		status "$1" warning "kernel warning in round $2: $w"
 	fi
+}
+for r in $(seq 1 "$RUNS"); do
 	for impl in $IMPLS; do
 		[ -n "${avail[$impl]:-}" ] || continue
-		if ((EPOCHSECONDS - START > BUDGET)); then
+		if ((EPOCHSECONDS - START > rounds_budget)); then
 			note "time budget of ${BUDGET}s spent: skipping $impl round $r"
 			status "$impl" partial "time budget spent before round $r"
 			continue
@@ -477,21 +490,38 @@ for r in $(seq 1 "$RUNS"); do
 		if part traffic; then measure_traffic "$d" || note "$impl round $r: traffic measurements incomplete"; fi
 		case $impl in
 		c | go | rust)
-			if part flood && [ -x "$HSFLOOD" ]; then measure_flood "$d" || note "$impl round $r: flood incomplete"; fi
-			if part scale && ((SCALE_PEERS > 0 && r == 1)); then
-				measure_scale "$impl" "$d" "$r" || note "$impl round $r: scale incomplete"
-			fi ;;
+			if part flood && [ -x "$HSFLOOD" ]; then measure_flood "$d" || note "$impl round $r: flood incomplete"; fi ;;
 		esac
 		teardown
-		# Kernel warnings/oopses since the slot began (teardown included).
-		dmesg | awk -v t0="$kt0" '{ t = substr($0, 2, index($0, "]") - 2) + 0 } t >= t0' >"$d/dmesg.txt" || true
-		w=$(grep -m1 -E -A1 'cut here|BUG:|Oops|refcount_t:|WARNING:' "$d/dmesg.txt" | tr '\n' ' ' | cut -c1-200 || true)
-		if [ -n "$w" ]; then
-			note "$impl round $r: kernel warning: $w"
-			status "$impl" warning "kernel warning in round $r: $w"
-		fi
+		slot_end "$impl" "$r" "$d" "$kt0"
 		note "round $r: $impl done in $((EPOCHSECONDS - t))s"
 	done
 done
+# Config scale (stored as round 1's), once per WireGuard implementation, while the budget lasts.
+if ((do_scale)); then
+	for impl in $IMPLS; do
+		case $impl in c | go | rust) ;; *) continue ;; esac
+		[ -n "${avail[$impl]:-}" ] || continue
+		if ((EPOCHSECONDS - START > BUDGET)); then
+			note "time budget of ${BUDGET}s spent: no config scale for $impl"
+			echo "$impl" >>"$OUT/scale_skipped.txt"
+			continue
+		fi
+		d=$OUT/raw/$impl/r1
+		mkdir -p "$d"
+		note "config scale: $impl"
+		kt0=$(cut -d' ' -f1 /proc/uptime)
+		t=$EPOCHSECONDS
+		if ! "setup_$impl" >>"$OUT/guest.log" 2>&1; then
+			note "$impl: setup for config scale failed"
+			teardown
+			continue
+		fi
+		measure_scale "$impl" "$d" 1 || note "$impl: scale incomplete"
+		teardown
+		slot_end "$impl" scale "$d" "$kt0"
+		note "config scale: $impl done in $((EPOCHSECONDS - t))s"
+	done
+fi
 echo "guest_seconds $((EPOCHSECONDS - START))" >>"$OUT/sysinfo.txt"
 note "done in $((EPOCHSECONDS - START))s"

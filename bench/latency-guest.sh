@@ -56,11 +56,22 @@ for r in $(seq 1 "$ROUNDS"); do
 		n1 taskset -c 0 timeout -k 5 $((RTT_DUR + 40)) iperf3 -c "$DST" -J -t $((RTT_DUR + 4)) >"$d/rtt_load_bulk.json" 2>>"$OUT/guest.log" &
 		bulk=$!
 		sleep 2
+		# Where the standing queue is: the outer path (veth, no tunnel) probed alongside; rust_wg prints its queues'
+		# sojourn times when the peers go (teardown, below).
+		n1 timeout -k 5 $((RTT_DUR + 10)) ping -q -i 0.1 -w "$RTT_DUR" 192.168.241.2 >"$d/outer_ping.txt" 2>&1 &
+		ping_pid=$!
 		n1 timeout -k 5 $((RTT_DUR + 30)) irtt client -i 20ms -d "${RTT_DUR}s" -l 172 -Q --timeouts=1s,2s,4s -o "$d/rtt_load.json" "$DST" 2>>"$OUT/guest.log" || note "irtt failed"
+		wait "$ping_pid" || true
 		wait "$bulk" || note "bulk failed"
 		n1 ip -s link show wgt1 >"$d/link1.txt" 2>&1 || true
+		n2 ip -s link show wgt2 >"$d/link2.txt" 2>&1 || true
+		n1 nstat -az TcpRetransSegs TcpExtTCPLostRetransmit >"$d/nstat1.txt" 2>&1 || true
+		cat /proc/net/softnet_stat >"$d/softnet.txt" 2>&1 || true
 		n1 tc -s qdisc show dev wgt1 >"$d/qdisc1.txt" 2>&1 || true
+		dmesg -c >/dev/null 2>&1 || true
 		teardown
+		sleep 1
+		dmesg | grep ' queues: ' >"$d/queues.txt" 2>&1 || true
 	done
 done
 note done

@@ -5,13 +5,17 @@
 # alternating rounds, each round: a bulk TCP flow alone (throughput), then the small flow (irtt, 50 pps) while a bulk
 # TCP flow runs. Much shorter than `make bench`; same namespaces, pinning and tools as bench/guest.sh.
 #
-#   bench/latency.sh [--rounds N] [--dur S] [--rtt-dur S] [--impl c,rust] [--qdisc fq_codel|none] [--out DIR]
+#   bench/latency.sh [--rounds N] [--dur S] [--rtt-dur S] [--impl c,rust] [--qdisc fq_codel|none] [--variant V]
+#                    [--out DIR]
+#
+# --variant: kernel flavour (default perf, as `make bench`; the modules must be built for it:
+#   `make module VARIANT=perf`).
 #
 # Prints per round and a summary (median over rounds, spread); raw files stay in DIR (default a temp directory).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/env.sh"
-rounds=3 dur=6 rtt_dur=10 impls="c rust" qdisc=none out="" params=""
+rounds=3 dur=6 rtt_dur=10 impls="c rust" qdisc=none out="" params="" variant=${BENCH_VARIANT:-perf}
 while (($#)); do
 	case "$1" in
 	--rounds) rounds=$2; shift 2 ;;
@@ -20,6 +24,7 @@ while (($#)); do
 	--impl) impls=${2//,/ }; shift 2 ;;
 	--qdisc) qdisc=$2; shift 2 ;;
 	--params) params=$2; shift 2 ;;
+	--variant) variant=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	*) echo "latency.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -27,7 +32,7 @@ done
 out=${out:-$(mktemp -d "${TMPDIR:-/tmp}/rust_wg-lat.XXXXXX")}
 mkdir -p "$out"
 chmod 777 "$out"
-kbuild=$(VARIANT=normal "$top/scripts/kernel.sh" path)
+kbuild=$(VARIANT=$variant "$top/scripts/kernel.sh" path)
 cat >"$out/env" <<EOT
 RUST_WG_TOP=$top
 MODROOT=$kbuild/modroot
@@ -42,12 +47,12 @@ RTT_DUR=$rtt_dur
 QDISC=$qdisc
 EOT
 cp "$top/bench/latency-guest.sh" "$out/"
-echo "latency: load before $(cut -d' ' -f1-3 /proc/loadavg); raw output in $out"
+echo "latency: $variant kernel, git $(git -C "$top" rev-parse --short HEAD)$(git -C "$top" diff --quiet HEAD -- rust_wg 2>/dev/null || echo -dirty), load before $(cut -d' ' -f1-3 /proc/loadavg); raw output in $out" | tee "$out/summary.txt"
 timeout --foreground -k 10 $((rounds * (dur + rtt_dur + 40) * 2 + 300)) \
-	"$top/scripts/vm.sh" --variant normal --rwdir "$out" --memory 2G --cpus 2 \
+	"$top/scripts/vm.sh" --variant "$variant" --rwdir "$out" --memory 2G --cpus 2 \
 	--exec "bash $out/latency-guest.sh $out/env" >"$out/console.log" 2>&1 || echo "latency: VM exited with $?" >&2
-echo "latency: load after $(cut -d' ' -f1-3 /proc/loadavg)"
-python3 - "$out" <<'PY'
+echo "latency: load after $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/summary.txt"
+python3 - "$out" <<'PY' | tee -a "$out/summary.txt"
 import json, os, sys, statistics
 out = sys.argv[1]
 def pct(v, p):
@@ -60,7 +65,7 @@ def gbps(f):
         return float("nan")
 rows = {}
 for impl in sorted(os.listdir(os.path.join(out, "raw"))) if os.path.isdir(os.path.join(out, "raw")) else []:
-    for r in sorted(os.listdir(os.path.join(out, "raw", impl))):
+    for r in sorted(x for x in os.listdir(os.path.join(out, "raw", impl)) if x.startswith("r")):
         d = os.path.join(out, "raw", impl, r)
         try:
             j = json.load(open(os.path.join(d, "rtt_load.json")))
@@ -70,12 +75,38 @@ for impl in sorted(os.listdir(os.path.join(out, "raw"))) if os.path.isdir(os.pat
         m = dict(bulk=gbps(os.path.join(d, "tcp1.json")), loadbulk=gbps(os.path.join(d, "rtt_load_bulk.json")),
                  p50=pct(rt, 50), p99=pct(rt, 99), n=len(rt))
         rows.setdefault(impl, []).append(m)
-        print("%-5s %s  bulk %7.1f Mbit/s  bulk-under-probe %7.1f Mbit/s  rtt p50 %6.2f ms  p99 %6.2f ms  (%d samples)"
-              % (impl, r, m["bulk"], m["loadbulk"], m["p50"], m["p99"], m["n"]))
+        outer = ""
+        try:
+            for line in open(os.path.join(d, "outer_ping.txt")):
+                if "min/avg/max" in line:
+                    outer = "  outer ping avg/max %s ms" % "/".join(line.split("=")[1].split("/")[1:3])
+        except Exception:
+            pass
+        try:
+            for line in open(os.path.join(d, "nstat1.txt")):
+                if line.startswith("TcpRetransSegs"):
+                    outer += "  retrans %s" % line.split()[1]
+        except Exception:
+            pass
+        try:
+            txt = open(os.path.join(d, "link2.txt")).read().split()
+            i = txt.index("RX:")
+            outer += "  rx2 dropped %s" % txt[i + 10]
+        except Exception:
+            pass
+        print("%-5s %s  bulk %7.1f Mbit/s  bulk-under-probe %7.1f Mbit/s  rtt p50 %6.2f ms  p99 %6.2f ms  (%d samples)%s"
+              % (impl, r, m["bulk"], m["loadbulk"], m["p50"], m["p99"], m["n"], outer))
+        try:
+            for line in open(os.path.join(d, "queues.txt")):
+                print("      " + line.split("]", 1)[-1].strip())
+        except Exception:
+            pass
 med = {}
+def ok(ms, k):
+    return [m[k] for m in ms if m[k] == m[k]] or [float("nan")]
 for impl, ms in rows.items():
-    med[impl] = {k: statistics.median([m[k] for m in ms]) for k in ("bulk", "loadbulk", "p50", "p99")}
-    rng = {k: (min(m[k] for m in ms), max(m[k] for m in ms)) for k in ("bulk", "p99")}
+    med[impl] = {k: statistics.median(ok(ms, k)) for k in ("bulk", "loadbulk", "p50", "p99")}
+    rng = {k: (min(ok(ms, k)), max(ok(ms, k))) for k in ("bulk", "p99")}
     print("%-5s median: bulk %.1f (%.1f-%.1f) Mbit/s, bulk-under-probe %.1f, p50 %.2f ms, p99 %.2f (%.2f-%.2f) ms"
           % (impl, med[impl]["bulk"], rng["bulk"][0], rng["bulk"][1], med[impl]["loadbulk"], med[impl]["p50"],
              med[impl]["p99"], rng["p99"][0], rng["p99"][1]))

@@ -63,30 +63,19 @@ done
 # initiations per second among the replayed flood.
 if ((quick)); then
 	runs=${runs:-1} dur=${BENCH_DUR:-3} rtt_dur=${BENCH_RTT_DUR:-5} budget=${BENCH_BUDGET:-360} peers=1000
-	flood_dur=${BENCH_FLOOD_DUR:-4} crypto_s=2 wgctl_on_c=1
+	flood_dur=${BENCH_FLOOD_DUR:-4} crypto_s=2 wgctl_on_c=1 scale_reserve=${BENCH_SCALE_RESERVE:-120}
 else
 	runs=${runs:-3} dur=${BENCH_DUR:-8} rtt_dur=${BENCH_RTT_DUR:-15} budget=${BENCH_BUDGET:-2400} peers=10000
-	flood_dur=${BENCH_FLOOD_DUR:-12} crypto_s=3 wgctl_on_c=1
+	flood_dur=${BENCH_FLOOD_DUR:-12} crypto_s=3 wgctl_on_c=1 scale_reserve=${BENCH_SCALE_RESERVE:-900}
 fi
 scale_peers=${BENCH_SCALE_PEERS:-$peers}
 scale_ips_per_peer=${BENCH_SCALE_IPS_PER_PEER:-10}
 scale_peers_go=${BENCH_SCALE_PEERS_GO:-$((scale_peers / 20))}
 wall_start=$EPOCHSECONDS
 
-# Tools the guest uses from the host's root file system, and matplotlib for the plots (Debian packages only).
-need=()
-for p in iperf3 irtt wireguard-tools wireguard-go iproute2 python3-matplotlib python3-cryptography openssl openvpn; do
-	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
-done
-if ((build)); then
-	"$top/scripts/deps.sh"
-fi
-if ((${#need[@]})); then
-	echo "bench: apt-get install ${need[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+# Tools the guest uses from the host's root file system (Debian packages, scripts/deps.sh --bench): checked and
+# installed even with --no-build, as the guest cannot run without them.
+"$top/scripts/deps.sh" --bench
 
 kbuild_of() { VARIANT=$variant "$top/scripts/kernel.sh" path; }
 if ((build)); then
@@ -168,6 +157,7 @@ SCALE_PEERS=$scale_peers
 SCALE_IPS_PER_PEER=$scale_ips_per_peer
 SCALE_PEERS_GO=$scale_peers_go
 SCALE_TIMEOUT=900
+SCALE_RESERVE=$scale_reserve
 BUDGET=$budget
 EOT
 
@@ -216,13 +206,13 @@ fi
 guest_cmd="bash $raw/guest.sh $raw/env"
 boot() {
 	if ((use_vm_sh)); then
-		timeout --foreground -k 10 $((budget + 900)) \
+		timeout --foreground -k 10 $((budget + 1800)) \
 			"$top/scripts/vm.sh" --variant "$variant" "${vm_args[@]}" --exec "$guest_cmd" >>"$raw/console.log" 2>&1
 	else
 		local accel=(--disable-kvm)
 		[ "${RUST_WG_KVM:-0}" = 1 ] && accel=()
 		[ "${RUST_WG_KVM:-0}" = 1 ] || echo "vm: TCG" >>"$raw/console.log"
-		timeout --foreground -k 10 $((budget + 900)) \
+		timeout --foreground -k 10 $((budget + 1800)) \
 			vng --run "$kbuild/arch/x86/boot/bzImage" "${accel[@]}" "${vm_args[@]}" \
 			--rodir "$RUST_WG_CACHE=$RUST_WG_CACHE" \
 			--append "nmi_watchdog=0" --exec "$guest_cmd" >>"$raw/console.log" 2>&1

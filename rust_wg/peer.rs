@@ -212,6 +212,26 @@ kernel::time::timer::impl_has_timer! {
 #[pinned_drop]
 impl PinnedDrop for Peer {
     fn drop(self: Pin<&mut Self>) {
+        {
+            // The pipeline's queueing (issue 10), for benchmarks: mean and longest time between admission and the
+            // consumer per direction, the transmit bound reached, the receive drops to keep the sojourn short.
+            let tx = self.tx_ring.lock();
+            let rx = self.rx_ring.lock();
+            wg_debug!(
+                self.device,
+                "Peer {} queues: tx {} packets, sojourn mean {} us max {} us, in-flight limit {} B (grown {}x); rx {} packets, sojourn mean {} us max {} us, {} AQM drops",
+                self.id,
+                tx.sojourns.n,
+                tx.sojourns.mean_us(),
+                tx.sojourns.max / 1000,
+                tx.inflight.limit(),
+                tx.inflight.grown,
+                rx.sojourns.n,
+                rx.sojourns.mean_us(),
+                rx.sojourns.max / 1000,
+                rx.codel.drops
+            );
+        }
         wg_debug!(self.device, "Peer {} destroyed", self.id);
     }
 }

@@ -24,6 +24,7 @@
 //! Lock order: `Peer::{tx,rx}_ring` before `Device::crypt_{tx,rx}`; the producer holds both while moving packets so
 //! that sequence (and, on transmit, nonce) order equals ring order. Workers and consumers hold one lock at a time.
 
+use crate::aqm::{Codel, InflightLimit, Sojourns};
 use crate::device::Device;
 use crate::index::Keypair;
 use crate::peer::Peer;
@@ -73,14 +74,27 @@ pub(crate) enum Done {
 /// # Invariants
 ///
 /// `tail - head` (wrapping) is at most `slots.len()`; `slots.len()` and `max` are powers of two, `slots.len() <=
-/// max`. The slot of sequence number `seq` is `slots[seq % slots.len()]`. The slots from `head` up to `tail` are
-/// `Busy`, `Failed` or `Ready`, the others `Free`; `bytes` is the sum of their admission lengths.
+/// max`, and `stamps.len() == slots.len()`. The slot of sequence number `seq` is `slots[seq % slots.len()]` (and its
+/// admission time `stamps[seq % slots.len()]`). The slots from `head` up to `tail` are `Busy`, `Failed` or `Ready`,
+/// the others `Free`; `bytes` is the sum of their admission lengths, `stamps` their admission times.
 pub(crate) struct OrderRing {
     slots: KVec<Slot>,
+    stamps: KVec<u64>,
     max: usize,
     head: u32,
     tail: u32,
     bytes: usize,
+    /// Receive: when to drop at admission, from the sojourn of the packets that leave (`aqm.rs`).
+    pub(crate) codel: Codel,
+    /// Transmit: how many bytes may be admitted (`aqm.rs`).
+    pub(crate) inflight: InflightLimit,
+    /// How long the packets that left were in the ring.
+    pub(crate) sojourns: Sojourns,
+}
+
+/// The clock the pipeline's queue management reads (monotonic ns, fine-grained: sojourns are milliseconds).
+pub(crate) fn clock() -> u64 {
+    kernel::time::ktime_get_boottime_ns()
 }
 
 fn free_slots(n: usize, flags: kernel::alloc::Flags) -> Result<KVec<Slot>> {
@@ -99,10 +113,14 @@ impl OrderRing {
         }
         Ok(Self {
             slots: free_slots(cap, GFP_KERNEL)?,
+            stamps: KVec::from_elem(0, cap, GFP_KERNEL)?,
             max,
             head: 0,
             tail: 0,
             bytes: 0,
+            codel: Codel::new(),
+            inflight: InflightLimit::new(),
+            sojourns: Sojourns::new(),
         })
     }
 
@@ -115,14 +133,20 @@ impl OrderRing {
         let Ok(mut slots) = free_slots(n, GFP_ATOMIC) else {
             return false;
         };
+        let Ok(mut stamps) = KVec::from_elem(0, n, GFP_ATOMIC) else {
+            return false;
+        };
         // Every sequence number keeps its slot under the new modulus (2^32 is a multiple of both sizes).
         let mut seq = self.head;
         while seq != self.tail {
             let old = self.index(seq);
-            slots[seq as usize & (n - 1)] = core::mem::replace(&mut self.slots[old], Slot::Free);
+            let new = seq as usize & (n - 1);
+            slots[new] = core::mem::replace(&mut self.slots[old], Slot::Free);
+            stamps[new] = self.stamps[old];
             seq = seq.wrapping_add(1);
         }
         self.slots = slots;
+        self.stamps = stamps;
         true
     }
 
@@ -145,8 +169,9 @@ impl OrderRing {
         self.len() < self.slots.len() || self.grow()
     }
 
-    /// Reserves the next slot for a packet of `len` bytes, returning its sequence number.
-    pub(crate) fn reserve(&mut self, len: usize) -> Option<u32> {
+    /// Reserves the next slot for a packet of `len` bytes admitted at `now` ([`clock`]), returning its sequence
+    /// number.
+    pub(crate) fn reserve(&mut self, len: usize, now: u64) -> Option<u32> {
         if !self.has_room() {
             return None;
         }
@@ -154,6 +179,7 @@ impl OrderRing {
         let i = self.index(seq);
         let len = len.min(u32::MAX as usize) as u32;
         self.slots[i] = Slot::Busy(len);
+        self.stamps[i] = now;
         self.bytes += len as usize;
         self.tail = seq.wrapping_add(1);
         Some(seq)
@@ -181,8 +207,8 @@ impl OrderRing {
         Ok(seq == self.head)
     }
 
-    /// Takes the head if its packet is done.
-    pub(crate) fn pop(&mut self) -> Option<Done> {
+    /// Takes the head if its packet is done, at `now` ([`clock`]); its sojourn feeds [`OrderRing::codel`].
+    pub(crate) fn pop(&mut self, now: u64) -> Option<Done> {
         if self.head == self.tail {
             return None;
         }
@@ -197,6 +223,10 @@ impl OrderRing {
         };
         self.bytes -= len as usize;
         self.head = self.head.wrapping_add(1);
+        let bytes = self.bytes;
+        let sojourn = now.saturating_sub(self.stamps[i]);
+        self.sojourns.add(sojourn);
+        self.codel.dequeued(now, sojourn, bytes);
         Some(d)
     }
 }
@@ -501,7 +531,7 @@ impl Peer {
     pub(crate) fn purge_rings(&self) {
         for ring in [&self.tx_ring, &self.rx_ring] {
             loop {
-                let d = ring.lock().pop();
+                let d = ring.lock().pop(clock());
                 match d {
                     Some(d) => drop(d),
                     None => break,

@@ -10,7 +10,7 @@
 use crate::device::{Device, MAX_QUEUED_INCOMING_HANDSHAKES};
 use crate::index::Keypair;
 use crate::peer::Peer;
-use crate::queueing::{Done, Job, CONSUMER_BUDGET};
+use crate::queueing::{clock, Done, Job, CONSUMER_BUDGET};
 use crate::proto::{
     addr::{IpAddr, SocketAddr},
     crypto::TAG_LEN,
@@ -139,13 +139,16 @@ fn receive_with(wg: &Arc<Device>, skb: SkBuff, hdr: DataHeader) {
     if !kp.kp.can_receive(timers::now(), max) {
         return drop_rx(wg, skb, DropReason::NOT_SPECIFIED);
     }
+    let now = clock();
     let refused = {
         let mut ring = peer.rx_ring.lock();
         let mut jobs = wg.crypt_rx.lock();
-        if !jobs.has_room() {
+        // Over its target for long, the pipeline drops (before opening: the CPU is what it is short of) to tell the
+        // bulk flows, whose packets stand in it, to slow down.
+        if !jobs.has_room() || ring.codel.drop_on_admit(now, skb.len()) {
             Some(skb)
         } else {
-            match ring.reserve(skb.len()) {
+            match ring.reserve(skb.len(), now) {
                 None => Some(skb),
                 Some(seq) => {
                     let job = Job {
@@ -215,7 +218,7 @@ fn receive_in_order(peer: &Arc<Peer>) {
             full = true;
             break;
         }
-        let d = peer.rx_ring.lock().pop();
+        let d = peer.rx_ring.lock().pop(clock());
         let Some(d) = d else { break };
         done += 1;
         if let Done::Packet(skb, kp) = d {

@@ -35,6 +35,7 @@ use kernel::{
 };
 
 mod allowedips;
+mod aqm;
 mod config;
 mod crypto;
 mod device;

@@ -11,7 +11,7 @@
 use crate::device::{tx_drop, Device};
 use crate::index::Keypair;
 use crate::peer::Peer;
-use crate::queueing::{Done, Job, CONSUMER_BUDGET};
+use crate::queueing::{clock, Done, Job, CONSUMER_BUDGET};
 use crate::proto::{
     addr::IpAddr,
     messages::{self, DataHeader, DATA_HEADER_LEN, REJECT_AFTER_MESSAGES},
@@ -28,13 +28,6 @@ use kernel::{
     sync::{rcu, Arc},
     workqueue::WorkItem,
 };
-
-/// Bytes a peer may have between staging and the transmit consumer (encrypting, or sealed and waiting to be sent).
-///
-/// Enough to keep every CPU's crypt worker busy while the consumer catches up, small enough that a packet of a small
-/// flow, which the staging queue lets pass the bulk flows, waits behind little: 64 KiB is 46 full-sized packets,
-/// one GSO super-packet.
-pub(crate) const TX_INFLIGHT_BYTES: usize = 64 * 1024;
 
 /// Headroom we want in front of a sealed packet: data header, UDP, IPv6.
 const SEND_HEADROOM: usize = DATA_HEADER_LEN + 8 + 40 + 16;
@@ -168,10 +161,13 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
     {
         let mut ring = peer.tx_ring.lock();
         let mut jobs = wg.crypt_tx.lock();
-        // The in-flight bound keeps the standing queue in the staging queue, where flows are scheduled fairly.
-        // When it stops the loop, the consumer calls again when it made room; when the device's queue does, its
-        // workers do (see `Device::wait_for_crypt_room`).
-        while ring.bytes() < TX_INFLIGHT_BYTES && ring.has_room() {
+        let now = clock();
+        // The in-flight bound (adaptive, `aqm::InflightLimit`: as much as keeps the crypt workers busy) keeps the
+        // standing queue in the staging queue, where flows are scheduled fairly. When it stops the loop, the
+        // consumer calls again when it made room; when the device's queue does, its workers do (see
+        // `Device::wait_for_crypt_room`).
+        let limit = ring.inflight.limit();
+        while ring.bytes() < limit && ring.has_room() {
             if !jobs.has_room() {
                 if !peer.staged.is_empty() {
                     wg.wait_for_crypt_room(peer);
@@ -189,7 +185,7 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
                 break;
             }
             // Statistics are counted per message sent, in `socket::send_to_peer`.
-            let Some(seq) = ring.reserve(skb.len()) else {
+            let Some(seq) = ring.reserve(skb.len(), now) else {
                 // Cannot happen (checked above); counted as an error rather than trusted.
                 tx_drop(wg, skb, DropReason::FULL_RING);
                 break;
@@ -271,8 +267,15 @@ fn transmit_in_order(peer: &Arc<Peer>) {
     let mut sent_data = false;
     let mut done = 0;
     while done < CONSUMER_BUDGET {
-        let d = peer.tx_ring.lock().pop();
-        let Some(d) = d else { break };
+        let d = peer.tx_ring.lock().pop(clock());
+        let Some(d) = d else {
+            // The pass ends: tell the in-flight bound what is still out and whether packets wait for it.
+            let staged = !peer.staged.is_empty();
+            let mut ring = peer.tx_ring.lock();
+            let inflight = ring.bytes();
+            ring.inflight.completed(clock(), inflight, staged);
+            break;
+        };
         done += 1;
         let Done::Packet(skb, _kp) = d else { continue };
         if !peer.alive() {

@@ -3,7 +3,20 @@
 #
 # Install everything rust_wg needs on a Debian 12 (bookworm) machine, through apt, cargo and pip only.
 # Idempotent: when everything is present it does nothing but check, in about a second.
+#
+#   scripts/deps.sh [--bench]
+#
+# --bench: also what `make bench` needs (bench/run.sh calls it so): the small-flow prober irtt, OpenVPN and openssl
+# for the comparison set, matplotlib for the plots.
 set -euo pipefail
+
+bench=0
+for a in "$@"; do
+	case "$a" in
+	--bench) bench=1 ;;
+	*) echo "deps: unknown argument $a (--bench)" >&2; exit 2 ;;
+	esac
+done
 
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
@@ -19,6 +32,7 @@ APT_PKGS=(
 	# the guest falls back to the console and the exit status is lost.
 	udev
 )
+((bench)) && APT_PKGS+=(irtt openvpn openssl python3-matplotlib)
 
 need_apt=()
 for p in "${APT_PKGS[@]}"; do

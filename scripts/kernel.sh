@@ -194,6 +194,11 @@ lock() {
 	mkdir -p "$RUST_WG_CACHE"
 	exec 9>"$RUST_WG_CACHE/kernel-$VARIANT.lock"
 	flock -w "${KERNEL_LOCK_WAIT:-3600}" 9 || { echo "kernel: timed out waiting for kernel-$VARIANT.lock" >&2; exit 1; }
+	# perf builds from the normal checkout: no series may be applied there meanwhile.
+	if [ "$VARIANT" = perf ]; then
+		exec 7>"$RUST_WG_CACHE/kernel-normal.lock"
+		flock -w "${KERNEL_LOCK_WAIT:-3600}" 7 || { echo "kernel: timed out waiting for kernel-normal.lock" >&2; exit 1; }
+	fi
 }
 
 case "${1:-build}" in

@@ -16,4 +16,9 @@ mod proto;
 
 pub use proto::*;
 
+// The data path's queue management (plain `core` Rust), compiled here for its unit tests.
+#[path = "../../aqm.rs"]
+#[allow(dead_code)]
+mod aqm;
+
 pub mod host_crypto;
