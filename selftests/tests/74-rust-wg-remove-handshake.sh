@@ -12,10 +12,10 @@
 # logged object is destroyed (netns.sh's leak check).
 #
 # RWG_RACE_PEERS and RWG_RACE_SECONDS size it.
-# timeout: 400
+# timeout: 900
 . "$RUST_WG_TOP/selftests/lib.sh"
 
-K=${RWG_RACE_PEERS:-12}
+K=${RWG_RACE_PEERS:-8}
 SECONDS_RACE=${RWG_RACE_SECONDS:-40}
 command -v wg >/dev/null || skip "wg (wireguard-tools) not installed"
 pids=()
