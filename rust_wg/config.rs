@@ -111,8 +111,6 @@ pub(crate) struct DeviceSnapshot {
     pub listen_port: u16,
     /// `WGDEVICE_A_FWMARK`.
     pub fwmark: u32,
-    /// Changes on every configuration change (the dump's `nl_dump_check_consistent` sequence).
-    pub generation: u64,
     /// The peers, in creation order.
     pub peers: KVec<PeerSnapshot>,
 }
@@ -431,7 +429,6 @@ impl Device {
             keys,
             listen_port: c.listen_port,
             fwmark: self.fwmark.load(Ordering::Relaxed),
-            generation: self.generation.load(Ordering::Relaxed),
             peers,
         })
     }
