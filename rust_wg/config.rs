@@ -111,8 +111,6 @@ pub(crate) struct DeviceSnapshot {
     pub listen_port: u16,
     /// `WGDEVICE_A_FWMARK`.
     pub fwmark: u32,
-    /// Changes on every configuration change (the dump's `nl_dump_check_consistent` sequence).
-    pub generation: u64,
     /// The peers, in creation order.
     pub peers: KVec<PeerSnapshot>,
 }
@@ -173,8 +171,8 @@ pub(crate) fn notify(which: impl FnOnce(&Hooks) -> fn(&Device, &Peer), dev: &Dev
 
 /// Finds a live device of this module in `ns` by `ifindex` (preferred) or `name`, like the C `lookup_interface`.
 ///
-/// Returns `None` if there is no such device or it is not one of ours (the caller answers `ENODEV`, or `EOPNOTSUPP`
-/// for a device of another kind, which it cannot tell apart here).
+/// Returns `None` if there is no such device or it is not one of ours (the netlink caller tells the two apart with
+/// the namespace's own device lookup: `ENODEV` or `EOPNOTSUPP`).
 pub(crate) fn find_device(
     rtnl: &Rtnl,
     ns: &Namespace,
@@ -435,7 +433,6 @@ impl Device {
             keys,
             listen_port: c.listen_port,
             fwmark: self.fwmark.load(Ordering::Relaxed),
-            generation: self.generation.load(Ordering::Relaxed),
             peers,
         })
     }

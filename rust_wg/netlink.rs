@@ -106,22 +106,39 @@ fn refuse(req: &mut Request<'_>, r: Refusal) -> Error {
     r.errno
 }
 
-/// Looks the requested device up in the requester's namespace (the C `lookup_interface`).
+/// Looks the requested device up in the requester's namespace (the C `lookup_interface`): `ENODEV` if no device has
+/// that index or name there, `EOPNOTSUPP` if one has but it is not ours (another kind, or the other build of this
+/// module: each build's registry holds only its own devices).
 fn lookup(req: &mut Request<'_>, rtnl: &Rtnl, target: &Target) -> Result<Arc<Device>> {
-    let found = match target {
-        Target::Index(i) => config::find_device(rtnl, req.net(), Some(*i), None),
+    let ns = req.net();
+    let (found, exists) = match target {
+        Target::Index(i) => match config::find_device(rtnl, ns, Some(*i), None) {
+            Some(d) => (Some(d), true),
+            None => (None, ns.dev_by_index(rtnl, *i).is_some()),
+        },
         Target::Name(n) => {
             let len = n.iter().position(|&c| c == 0).unwrap_or(n.len() - 1);
             let name = CStr::from_bytes_with_nul(&n[..=len]).map_err(|_| EINVAL)?;
-            config::find_device(rtnl, req.net(), None, Some(name))
+            match config::find_device(rtnl, ns, None, Some(name)) {
+                Some(d) => (Some(d), true),
+                None => (None, ns.dev_by_name(rtnl, name).is_some()),
+            }
         }
     };
-    found.ok_or_else(|| {
+    if let Some(d) = found {
+        return Ok(d);
+    }
+    if exists {
         req.set_err_msg(c_str!(
-            "WGDEVICE_A_IFINDEX/WGDEVICE_A_IFNAME: no such WireGuard device in this namespace"
+            "WGDEVICE_A_IFINDEX/WGDEVICE_A_IFNAME: the device is not a WireGuard device"
         ));
-        ENODEV
-    })
+        Err(EOPNOTSUPP)
+    } else {
+        req.set_err_msg(c_str!(
+            "WGDEVICE_A_IFINDEX/WGDEVICE_A_IFNAME: no such device in this namespace"
+        ));
+        Err(ENODEV)
+    }
 }
 
 /// Zeroes the secrets of a parsed update once it is applied or refused.

@@ -31,6 +31,36 @@ load_rust_wg() {
 unload_rust_wg() { rmmod rust_wg; }
 rust_wg_loaded() { grep -q '^rust_wg ' /proc/modules; }
 
+# test_scratch [DEV...]: the common start of the tests that pick an implementation themselves: a scratch directory
+# $tmp, neither rust_wg nor the C driver loaded, and an EXIT trap that runs the test's own `extra_cleanup` if it
+# defines one, deletes the devices DEV... (init namespace), unloads whichever implementation is loaded and removes
+# $tmp.
+test_scratch() {
+	tmp=$(mktemp -d)
+	SCRATCH_DEVS=("$@")
+	trap scratch_cleanup EXIT
+	if rust_wg_loaded; then unload_rust_wg; fi
+	unload_c_wireguard 2>/dev/null || true
+}
+scratch_cleanup() {
+	local d
+	if declare -F extra_cleanup >/dev/null; then extra_cleanup || true; fi
+	for d in "${SCRATCH_DEVS[@]}"; do ip link del "$d" 2>/dev/null || true; done
+	if rust_wg_loaded; then unload_rust_wg || true; fi
+	unload_c_wireguard 2>/dev/null || true
+	rm -rf "$tmp"
+}
+
+# rust_wg_scratch [DEV...]: test_scratch wg0 DEV..., then rust_wg loaded with a device wg0 in the init namespace.
+rust_wg_scratch() {
+	test_scratch wg0 "$@"
+	load_rust_wg || fail "insmod rust_wg"
+	ip link add wg0 type wireguard || fail "ip link add wg0"
+}
+
+# same WHAT FILE1 FILE2: the two files are byte-identical, or fail with (the start of) a diff.
+same() { cmp -s "$2" "$3" || { diff -u "$2" "$3" | head -n 40 >&2; fail "$1 differ"; }; }
+
 # Dmesg lines since a mark: mark=$(dmesg_mark); ...; dmesg_since "$mark"
 dmesg_mark() { dmesg | wc -l; }
 dmesg_since() { dmesg | tail -n +"$(($1 + 1))"; }

@@ -7,18 +7,8 @@
 
 [ -x "${WGCTL:-}" ] || skip "wgctl not built at ${WGCTL:-<unset>}"
 command -v wg >/dev/null || skip "wg (wireguard-tools) not installed"
+test_scratch wg0 wg1
 load_c_wireguard || fail "modprobe wireguard"
-tmp=$(mktemp -d)
-cleanup() {
-	ip link del wg0 2>/dev/null || true
-	ip link del wg1 2>/dev/null || true
-	rm -rf "$tmp"
-	unload_c_wireguard 2>/dev/null || true
-}
-trap cleanup EXIT
-
-# same WHAT FILE1 FILE2: byte-identical or fail with a diff.
-same() { cmp -s "$2" "$3" || { diff -u "$2" "$3" | head -n 40 >&2; fail "$1 differ"; }; }
 
 # A configuration with several peers of every shape, one with 600 allowed IPs (several netlink messages each way).
 gen_config() {

@@ -11,19 +11,7 @@ umask 077
 
 [ -x "${WGCTL:-}" ] || skip "wgctl not built at ${WGCTL:-<unset>}"
 command -v wg >/dev/null || skip "wg (wireguard-tools) not installed"
-tmp=$(mktemp -d)
-cleanup() {
-	ip link del wg0 2>/dev/null || true
-	rust_wg_loaded && unload_rust_wg
-	unload_c_wireguard 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-! rust_wg_loaded || unload_rust_wg
-unload_c_wireguard 2>/dev/null || true
-
-# same WHAT FILE1 FILE2: byte-identical or fail with a diff.
-same() { cmp -s "$2" "$3" || { diff -u "$2" "$3" | head -n 40 >&2; fail "$1 differ"; }; }
+test_scratch wg0
 
 # Keys are made once so that every run configures exactly the same thing.
 for k in dev dev2 p1 p2 p3 p4 p5 p6; do wg genkey >"$tmp/$k.key"; wg pubkey <"$tmp/$k.key" >"$tmp/$k.pub"; done

@@ -15,16 +15,7 @@ PY=/usr/bin/python3
 peers=${NL_SCALE_PEERS:-1000}
 ips=${NL_SCALE_IPS:-10}
 big=${NL_SCALE_BIG:-5000}
-tmp=$(mktemp -d)
-cleanup() {
-	ip link del wg0 2>/dev/null || true
-	rust_wg_loaded && unload_rust_wg
-	unload_c_wireguard 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-! rust_wg_loaded || unload_rust_wg
-unload_c_wireguard 2>/dev/null || true
+test_scratch wg0
 
 # Keys are any 32 bytes (derived from the peer number, so both runs configure the same thing).
 $PY - "$peers" "$ips" "$big" >"$tmp/big.conf" <<'EOF'

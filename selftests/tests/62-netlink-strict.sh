@@ -11,17 +11,7 @@
 command -v wg >/dev/null || skip "wg (wireguard-tools) not installed"
 PY=/usr/bin/python3
 [ -x $PY ] || skip "no $PY"
-tmp=$(mktemp -d)
-cleanup() {
-	ip link del wg0 2>/dev/null || true
-	ip link del dummy9 2>/dev/null || true
-	rust_wg_loaded && unload_rust_wg
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-unload_c_wireguard 2>/dev/null || true
-rust_wg_loaded || load_rust_wg || fail "insmod rust_wg"
-ip link add wg0 type wireguard || fail "ip link add wg0"
+rust_wg_scratch dummy9
 
 cat >"$tmp/nl.py" <<'EOF'
 import os, socket, struct, subprocess, sys, errno
@@ -159,7 +149,11 @@ bad_cases = [
     ('ifname without NUL', attr(DEV_IFNAME, b'wg0'), errno.EINVAL, 'WGDEVICE_A_IFNAME: wrong length', 0),
     ('ifindex and ifname', ifname() + u32(DEV_IFINDEX, 1), EBADR, 'WGDEVICE_A_IFINDEX and WGDEVICE_A_IFNAME', None),
     ('no device', u16(DEV_PORT, 1), EBADR, 'WGDEVICE_A_IFINDEX or WGDEVICE_A_IFNAME is required', None),
-    ('no such device', ifname('nonexistent0'), errno.ENODEV, 'no such WireGuard device', None),
+    ('no such device', ifname('nonexistent0'), errno.ENODEV, 'no such device in this namespace', None),
+    ('no such ifindex', u32(DEV_IFINDEX, 99999), errno.ENODEV, 'no such device in this namespace', None),
+    ('device of another kind', ifname('dummy9') + u16(DEV_PORT, 6000), errno.EOPNOTSUPP, 'not a WireGuard device', None),
+    ('ifindex of another kind', u32(DEV_IFINDEX, socket.if_nametoindex('dummy9')) + u16(DEV_PORT, 6000), errno.EOPNOTSUPP,
+     'not a WireGuard device', None),
     ('flags on a u32 attribute', ifname() + attr(DEV_FWMARK | NLA_F_NESTED, b'\0' * 4), errno.EINVAL, 'WGDEVICE_A_FWMARK: NLA_F_NESTED unexpected', 8),
     ('peers without NLA_F_NESTED', ifname() + attr(DEV_PEERS, good_peer), errno.EINVAL, 'WGDEVICE_A_PEERS: NLA_F_NESTED missing', 8),
     ('unknown device flag', ifname() + u32(DEV_FLAGS, 2) + nest(DEV_PEERS, good_peer), errno.EOPNOTSUPP, 'WGDEVICE_A_FLAGS: unknown flags', 8),
@@ -211,9 +205,11 @@ print(f'# {len(bad_cases)} malformed SET requests refused, device unchanged')
 for name, payload, want_err, want_text in [
     ('GET unknown attribute', ifname() + u32(12, 0), errno.EINVAL, 'WGDEVICE_A_*: unknown attribute'),
     ('GET no device', b'', EBADR, 'is required'),
-    ('GET no such device', ifname('nonexistent0'), errno.ENODEV, 'no such WireGuard device'),
+    ('GET no such device', ifname('nonexistent0'), errno.ENODEV, 'no such device in this namespace'),
+    ('GET no such ifindex', u32(DEV_IFINDEX, 99999), errno.ENODEV, 'no such device in this namespace'),
     ('GET wrong ifindex type', u16(DEV_IFINDEX, 1), errno.EINVAL, 'WGDEVICE_A_IFINDEX: wrong length'),
-    ('GET device of another kind', ifname('dummy9'), errno.ENODEV, 'no such WireGuard device'),
+    ('GET device of another kind', ifname('dummy9'), errno.EOPNOTSUPP, 'not a WireGuard device'),
+    ('GET ifindex of another kind', u32(DEV_IFINDEX, socket.if_nametoindex('dummy9')), errno.EOPNOTSUPP, 'not a WireGuard device'),
 ]:
     msgs, err, text, _ = g.get(payload)
     check(err == want_err and not msgs, f'{name}: errno {err} ({len(msgs)} messages), expected {want_err}')
@@ -271,8 +267,41 @@ print(f'# a dump of {len(msgs)} messages; NLM_F_DUMP_INTR after a change')
 sys.exit(1 if failures else 0)
 EOF
 
-ip link add dummy9 type dummy 2>/dev/null || true
+ip link add dummy9 type dummy || fail "ip link add dummy9"
 $PY "$tmp/nl.py" wireguard || fail "see above"
+
+# What the tools print for a device that does not exist and for one of another kind: wg shows the errno's text (the
+# C driver's codes, ENODEV and EOPNOTSUPP), wgctl the same plus rust_wg's extended ack; the C driver as control.
+# tool_err WHAT EXPECTED CMD...: CMD fails and its first stderr line is EXPECTED.
+tool_err() {
+	local what=$1 want=$2
+	shift 2
+	! "$@" >/dev/null 2>"$tmp/err" || fail "$what: succeeded"
+	assert_eq "$(head -n1 "$tmp/err")" "$want" "$what"
+}
+nodev="No such device" notwg="Operation not supported"
+for impl in rust_wg c; do
+	tool_err "$impl: wg show nonexistent0" "Unable to access interface: $nodev" wg show nonexistent0
+	tool_err "$impl: wg show dummy9" "Unable to access interface: $notwg" wg show dummy9
+	tool_err "$impl: wg set dummy9" "Unable to modify interface: $notwg" wg set dummy9 listen-port 1
+	if [ $impl = rust_wg ]; then
+		x1=": WGDEVICE_A_IFINDEX/WGDEVICE_A_IFNAME: no such device in this namespace"
+		x2=": WGDEVICE_A_IFINDEX/WGDEVICE_A_IFNAME: the device is not a WireGuard device"
+	else
+		x1="" x2=""
+	fi
+	tool_err "$impl: wgctl show nonexistent0" "wgctl: Unable to access interface nonexistent0: $nodev$x1" \
+		"$WGCTL" show nonexistent0
+	tool_err "$impl: wgctl show dummy9" "wgctl: Unable to access interface dummy9: $notwg$x2" "$WGCTL" show dummy9
+	tool_err "$impl: wgctl set dummy9" "wgctl: Unable to modify interface dummy9: $notwg$x2" \
+		"$WGCTL" set dummy9 listen-port 1
+	[ $impl = c ] && break
+	unload_rust_wg
+	load_c_wireguard || fail "modprobe wireguard"
+done
+unload_c_wireguard
+load_rust_wg || fail "insmod rust_wg"
+ip link add wg0 type wireguard || fail "ip link add wg0"
 
 # Unprivileged callers: GENL_UNS_ADMIN_PERM.
 ! setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all wg show wg0 2>"$tmp/err" || fail "unprivileged GET succeeded"

@@ -17,16 +17,7 @@
 COUNT=${RWG_NETLINK_MESSAGES:-100000}
 command -v wg >/dev/null || skip "wg (wireguard-tools) not installed"
 need_wgfuzz
-tmp=$(mktemp -d)
-cleanup() {
-	ip link del wg0 2>/dev/null || true
-	rust_wg_loaded && unload_rust_wg
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-unload_c_wireguard 2>/dev/null || true
-rust_wg_loaded || load_rust_wg || fail "insmod rust_wg"
-ip link add wg0 type wireguard || fail "ip link add wg0"
+rust_wg_scratch
 
 # A configuration with something at every level: keys, port, fwmark, peers with PSK, endpoints (v4 and v6),
 # keepalive and allowed IPs of both families.
