@@ -105,7 +105,8 @@ impl Codel {
         true
     }
 
-    /// Whether the queue is in the dropping state.
+    /// Whether the queue is in the dropping state (tests only).
+    #[cfg(test)]
     pub(crate) fn dropping(&self) -> bool {
         self.dropping
     }

@@ -111,8 +111,6 @@ pub(crate) struct DeviceSnapshot {
     pub listen_port: u16,
     /// `WGDEVICE_A_FWMARK`.
     pub fwmark: u32,
-    /// Changes on every configuration change (the dump's `nl_dump_check_consistent` sequence).
-    pub generation: u64,
     /// The peers, in creation order.
     pub peers: KVec<PeerSnapshot>,
 }
@@ -407,7 +405,11 @@ impl Device {
         };
         let mut peers = KVec::with_capacity(c.peers.len(), GFP_KERNEL)?;
         for p in c.peers.iter() {
+            // One lock at a time, each guard dropped at the end of its own statement: `of_peer` takes the peer's
+            // allowed-IPs mutex, which must not be taken under a (BH-disabling) spinlock such as last_handshake.
             let preshared_key = *p.handshake.lock().hs.preshared_key();
+            let last_handshake = *p.last_handshake.lock();
+            let allowed_ips = allowedips::of_peer(self, p)?;
             let ep = p.endpoint();
             peers.push(
                 PeerSnapshot {
@@ -415,12 +417,12 @@ impl Device {
                     preshared_key,
                     endpoint: ep.addr,
                     endpoint_scope_id: ep.scope_id,
-                    last_handshake: *p.last_handshake.lock(),
+                    last_handshake,
                     rx_bytes: p.rx_bytes.load(Ordering::Relaxed),
                     tx_bytes: p.tx_bytes.load(Ordering::Relaxed),
                     persistent_keepalive: p.persistent_keepalive(),
                     protocol_version: 1,
-                    allowed_ips: allowedips::of_peer(self, p)?,
+                    allowed_ips,
                 },
                 GFP_KERNEL,
             )?;
@@ -431,7 +433,6 @@ impl Device {
             keys,
             listen_port: c.listen_port,
             fwmark: self.fwmark.load(Ordering::Relaxed),
-            generation: self.generation.load(Ordering::Relaxed),
             peers,
         })
     }

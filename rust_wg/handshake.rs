@@ -8,7 +8,7 @@
 
 use crate::device::Device;
 use crate::index::{Entry, Keypair};
-use crate::peer::Peer;
+use crate::peer::{LiveHandshake, Peer};
 use crate::receive::Source;
 use crate::proto::{
     cookie::MacState,
@@ -40,16 +40,14 @@ fn random_secret() -> [u8; 32] {
     k
 }
 
-/// Creates an initiation to `peer` with MACs, registering a fresh index for it.
+/// Creates an initiation to `peer` with MACs, registering a fresh index for it. Fails with `ENOENT` once the peer
+/// was removed.
 pub(crate) fn create_initiation(peer: &Arc<Peer>) -> Result<[u8; messages::INITIATION_LEN]> {
     let wg = &peer.device;
     let id = wg.identity.lock();
     let identity = id.identity.as_ref().ok_or(EINVAL)?;
-    let mut hs = peer.handshake.lock();
-    let idx = wg.index.lock().insert_new(Entry {
-        peer: peer.clone(),
-        keypair: None,
-    })?;
+    let mut hs = peer.handshake_live().ok_or(ENOENT)?;
+    let idx = wg.index.lock().insert_new(Entry::new(&hs, None))?;
     let mut eph = random_secret();
     let mut out = [0u8; messages::INITIATION_LEN];
     let old = hs.hs.local_index();
@@ -73,33 +71,46 @@ fn buffer_skb(msg: &[u8]) -> Result<SkBuff> {
     const HEAD: usize = 40 + 8 + 16;
     let mut skb = SkBuff::alloc(HEAD + msg.len(), GFP_KERNEL)?;
     skb.reserve(HEAD)?;
-    skb.put(msg.len())?.copy_from_slice(msg);
+    // Copied bytewise: `copy_from_slice` keeps a length-mismatch panic the compiler cannot rule out (the length of
+    // `put`'s slice is not visible to it), and objtool does not know that panic as noreturn.
+    for (d, s) in skb.put(msg.len())?.iter_mut().zip(msg) {
+        *d = *s;
+    }
     Ok(skb)
 }
 
 /// Records a completed handshake: timers, wall-clock time, notification.
 pub(crate) fn handshake_done(peer: &Arc<Peer>) {
+    if !peer.alive() {
+        return;
+    }
     timers::event(peer, |t| t.handshake_complete());
     *peer.last_handshake.lock() = ktime_get_real_ts64();
     config::notify(|h| h.handshake_complete, &peer.device, peer);
 }
 
 /// Installs a new session's keypair: index entry, rotation, unregistering what rotation released.
+///
+/// Runs within the `LiveHandshake` in which the session began, so the peer cannot be removed in between: the
+/// handshake's index, which the keypair takes over, is always named by the handshake or the keypair when removal
+/// clears them (see `peer::remove`).
 fn install_keypair(
     wg: &Device,
-    peer: &Arc<Peer>,
+    hs: &LiveHandshake<'_>,
     kp: noise::Keypair<crate::crypto::KernelCrypto>,
 ) -> Result<Arc<Keypair>> {
+    let peer = hs.peer();
     let initiator = kp.is_initiator;
     let index = kp.local_index;
-    let kp = Keypair::new(peer, kp)?;
-    let old_entry = wg.index.lock().replace(
-        index,
-        Entry {
-            peer: peer.clone(),
-            keypair: Some(kp.clone()),
-        },
-    );
+    let kp = match Keypair::new(peer, kp) {
+        Ok(k) => k,
+        Err(e) => {
+            // The session's index is named by nothing any more.
+            drop(wg.index.lock().remove(index));
+            return Err(e);
+        }
+    };
+    let old_entry = wg.index.lock().replace(index, Entry::new(hs, Some(kp.clone())));
     drop(old_entry);
     let released = peer.keypairs.lock().add(kp.clone(), initiator);
     {
@@ -149,7 +160,7 @@ fn process(wg: &Arc<Device>, skb: SkBuff, under_load: bool) {
 
     if ty == messages::MESSAGE_HANDSHAKE_COOKIE {
         let Ok(reply) = CookieReply::parse(msg) else { return };
-        let peer = wg.index.lock().get(reply.receiver_index).map(|e| e.peer.clone());
+        let peer = wg.index.lookup(reply.receiver_index).map(|e| e.peer);
         if let Some(peer) = peer {
             let _ = peer.handshake.lock().cookie.consume_reply(&reply, now);
         }
@@ -174,7 +185,7 @@ fn process(wg: &Arc<Device>, skb: SkBuff, under_load: bool) {
     }
     match state {
         MacState::InvalidMac => {
-            crate::wg_debug!(wg, "Invalid MAC of handshake, dropping packet");
+            crate::wg_debug_ratelimited!(wg, "Invalid MAC of handshake, dropping packet");
             return;
         }
         MacState::ValidMacWithCookieButRatelimited => return,
@@ -191,7 +202,7 @@ fn process(wg: &Arc<Device>, skb: SkBuff, under_load: bool) {
         _ => None,
     };
     let Some(peer) = peer else {
-        crate::wg_debug!(wg, "Invalid handshake message (type {}), dropping packet", ty);
+        crate::wg_debug_ratelimited!(wg, "Invalid handshake message (type {}), dropping packet", ty);
         return;
     };
     peer.rx_stats(len);
@@ -224,12 +235,9 @@ fn consume_initiation(wg: &Device, msg: &[u8], now: u64) -> Option<Arc<Peer>> {
         noise::consume_initiation(id.identity.as_ref()?, &init).ok()?
     };
     let peer = find_peer(wg, cand.remote_static())?;
-    if peer.dead.load(Ordering::Relaxed) {
-        return None;
-    }
     let old = {
         let _id = wg.identity.lock();
-        let mut hs = peer.handshake.lock();
+        let mut hs = peer.handshake_live()?;
         let old = hs.hs.local_index();
         hs.hs.consume_initiation(cand, now).ok()?;
         old
@@ -242,37 +250,30 @@ fn consume_initiation(wg: &Device, msg: &[u8], now: u64) -> Option<Arc<Peer>> {
 
 fn consume_response(wg: &Device, msg: &[u8], now: u64) -> Option<Arc<Peer>> {
     let resp = Response::parse(msg).ok()?;
-    let peer = {
-        let idx = wg.index.lock();
-        let e = idx.get(resp.receiver_index)?;
-        if e.keypair.is_some() {
-            return None;
-        }
-        e.peer.clone()
-    };
-    if peer.dead.load(Ordering::Relaxed) {
+    let e = wg.index.lookup(resp.receiver_index)?;
+    if e.keypair.is_some() {
         return None;
     }
-    let kp = {
+    let peer = e.peer;
+    {
         let id = wg.identity.lock();
-        let mut hs = peer.handshake.lock();
+        let mut hs = peer.handshake_live()?;
         hs.hs.consume_response(id.identity.as_ref()?, &resp).ok()?;
-        hs.hs.begin_session(now).ok()?
-    };
-    install_keypair(wg, &peer, kp).ok()?;
+        let kp = hs.hs.begin_session(now).ok()?;
+        install_keypair(wg, &hs, kp).ok()?;
+    }
     Some(peer)
 }
 
 fn send_response(wg: &Device, peer: &Arc<Peer>) {
     let now = timers::now();
     let mut out = [0u8; messages::RESPONSE_LEN];
-    let kp = {
+    {
         let _id = wg.identity.lock();
-        let mut hs = peer.handshake.lock();
-        let Ok(idx) = wg.index.lock().insert_new(Entry {
-            peer: peer.clone(),
-            keypair: None,
-        }) else {
+        let Some(mut hs) = peer.handshake_live() else {
+            return;
+        };
+        let Ok(idx) = wg.index.lock().insert_new(Entry::new(&hs, None)) else {
             return;
         };
         let old = hs.hs.local_index();
@@ -284,13 +285,12 @@ fn send_response(wg: &Device, peer: &Arc<Peer>) {
         if r.is_err() || hs.cookie.add_macs(&mut out, now).is_err() {
             return;
         }
-        match hs.hs.begin_session(now) {
-            Ok(kp) => kp,
-            Err(_) => return,
+        let Ok(kp) = hs.hs.begin_session(now) else {
+            return;
+        };
+        if install_keypair(wg, &hs, kp).is_err() {
+            return;
         }
-    };
-    if install_keypair(wg, peer, kp).is_err() {
-        return;
     }
     timers::event(peer, |t| {
         t.any_authenticated_packet_traversal(now);

@@ -4,17 +4,24 @@
 //!
 //! Every handshake in flight and every live keypair has a random 32-bit local index, which the peer puts in the
 //! receiver field of its messages. The table maps it back to the peer (for responses and cookie replies) and to the
-//! keypair (for data). It lives under the device's `index` BH spinlock because data messages are matched in
-//! softirq. Entries hold `Arc`s, so a lookup result stays valid after the lock is dropped.
+//! keypair (for data). Data messages are matched in softirq, so lookups take no lock (RCU); see [`IndexTable`].
+//! Entries hold `Arc`s, so a lookup result stays valid after the read-side critical section.
 
 use crate::crypto::KernelCrypto;
 use crate::device::{Device, OBJECT_IDS};
-use crate::peer::Peer;
+use crate::peer::{LiveHandshake, Peer};
 use crate::proto::{counter::ReplayCounter, noise};
-use crate::slots::Slots;
 use crate::wg_debug;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use kernel::{new_spinlock_bh, prelude::*, sync::Arc, sync::SpinLockBh};
+use kernel::{
+    new_mutex, new_spinlock_bh,
+    prelude::*,
+    sync::{
+        lock::{mutex::MutexBackend, Guard},
+        rcu::{self, Rcu},
+        Arc, Mutex, SpinLockBh,
+    },
+};
 
 /// Buckets of the index table; indices are uniformly random, so the low bits spread them.
 const BUCKETS: usize = 256;
@@ -67,71 +74,178 @@ impl Keypair {
 }
 
 /// What an index names.
+///
+/// Made only by [`Entry::new`], from a [`LiveHandshake`]: so an entry naming a peer is never made after the peer's
+/// removal started (see `peer::remove`), which would keep the peer, and through it the device, alive forever.
 #[derive(Clone)]
 pub(crate) struct Entry {
     /// The peer whose handshake or keypair this is.
     pub(crate) peer: Arc<Peer>,
     /// The keypair, once the handshake became a session.
     pub(crate) keypair: Option<Arc<Keypair>>,
+    /// Keeps other modules from building entries without a `LiveHandshake`.
+    _live: (),
 }
 
-/// Index → entry.
+impl Entry {
+    /// An entry naming the peer of `hs` and, once the handshake became a session, its keypair.
+    pub(crate) fn new(hs: &LiveHandshake<'_>, keypair: Option<Arc<Keypair>>) -> Self {
+        Self {
+            peer: hs.peer().clone(),
+            keypair,
+            _live: (),
+        }
+    }
+}
+
+/// The entries of one bucket: an immutable copy, replaced as a whole by writers. `None` is a removed entry left
+/// in place when there was no memory for a copy (see [`IndexWriter::remove`]).
+type Bucket = KVec<(u32, Option<Entry>)>;
+
+/// Index → entry: read under RCU without a lock (the receive path looks every data message up), written under a
+/// mutex (only handshakes, key changes and removal write, all in process context).
+///
+/// Each bucket is an immutable vector behind an RCU pointer; a writer publishes a modified copy and frees the old
+/// one after a grace period. An entry holds counted references, so a reader that found one in its read-side
+/// critical section may take its own references from it (the old copy still holds them until the grace period
+/// ends).
+#[pin_data]
 pub(crate) struct IndexTable {
-    buckets: KVec<Slots<(u32, Entry)>>,
+    /// Serialises writers.
+    #[pin]
+    write: Mutex<()>,
+    /// `BUCKETS` pointers, fixed at creation; an empty bucket is null.
+    buckets: KVec<Rcu<KBox<Bucket>>>,
+}
+
+fn bucket_of(i: u32) -> usize {
+    i as usize % BUCKETS
 }
 
 impl IndexTable {
-    /// An empty table; buckets are allocated on first insert.
-    pub(crate) const fn new() -> Self {
-        Self {
-            buckets: KVec::new(),
+    /// An empty table.
+    pub(crate) fn new() -> Result<impl PinInit<Self, Error>> {
+        let mut buckets = KVec::with_capacity(BUCKETS, GFP_KERNEL)?;
+        for _ in 0..BUCKETS {
+            buckets.push(Rcu::null(), GFP_KERNEL)?;
+        }
+        Ok(try_pin_init!(Self {
+            write <- new_mutex!(()),
+            buckets,
+        }? Error))
+    }
+
+    /// Looks `index` up, from any context, without a lock (the C `wg_index_hashtable_lookup`).
+    pub(crate) fn lookup(&self, index: u32) -> Option<Entry> {
+        let g = rcu::read_lock();
+        let b = self.buckets.get(bucket_of(index))?.get(&g)?;
+        b.iter().find(|(i, e)| *i == index && e.is_some())?.1.clone()
+    }
+
+    /// Locks the table for writing. Process context.
+    pub(crate) fn lock(&self) -> IndexWriter<'_> {
+        IndexWriter {
+            table: self,
+            _guard: self.write.lock(),
+        }
+    }
+}
+
+/// The index table locked for writing.
+pub(crate) struct IndexWriter<'a> {
+    table: &'a IndexTable,
+    _guard: Guard<'a, (), MutexBackend>,
+}
+
+impl IndexWriter<'_> {
+    /// Publishes `new` as bucket `b`; the old copy is freed after a grace period.
+    fn publish(&self, b: usize, new: Option<KBox<Bucket>>) {
+        let Some(slot) = self.table.buckets.get(b) else { return };
+        let old = slot.replace(new);
+        if let Err(old) = old.free_deferred(GFP_KERNEL) {
+            // No memory for the callback: wait for the grace period here (process context).
+            drop(old.into_inner());
         }
     }
 
-    fn bucket(i: u32) -> usize {
-        i as usize % BUCKETS
+    /// A copy of bucket `b` with room for one more entry, without the entry `skip` (if given) and removed ones.
+    fn copy(&self, b: usize, skip: Option<u32>) -> Result<Bucket> {
+        let g = rcu::read_lock();
+        let cur = self.table.buckets.get(b).and_then(|s| s.get(&g));
+        let n = cur.map_or(0, |c| c.len());
+        // Under the read lock: no sleeping allocation.
+        let mut v = KVec::with_capacity(n + 1, GFP_ATOMIC)?;
+        for (i, e) in cur.into_iter().flatten() {
+            if Some(*i) != skip && e.is_some() {
+                v.push((*i, e.clone()), GFP_ATOMIC)?;
+            }
+        }
+        Ok(v)
+    }
+
+    /// Publishes a copy of bucket `b` without `skip`, plus `add`.
+    fn rewrite(&self, b: usize, skip: Option<u32>, add: Option<(u32, Entry)>) -> Result {
+        let mut v = self.copy(b, skip)?;
+        if let Some((i, e)) = add {
+            v.push((i, Some(e)), GFP_ATOMIC)?;
+        }
+        let new = if v.is_empty() { None } else { Some(KBox::new(v, GFP_KERNEL)?) };
+        self.publish(b, new);
+        Ok(())
     }
 
     /// Looks `index` up.
-    pub(crate) fn get(&self, index: u32) -> Option<&Entry> {
-        self.buckets
-            .get(Self::bucket(index))?
-            .find(|(i, _)| *i == index)
-            .map(|(_, e)| e)
+    pub(crate) fn get(&self, index: u32) -> Option<Entry> {
+        self.table.lookup(index)
     }
 
-    /// Inserts `entry` under a fresh random index and returns it. Atomic context allowed.
+    /// Inserts `entry` under a fresh random index and returns it.
     pub(crate) fn insert_new(&mut self, entry: Entry) -> Result<u32> {
-        if self.buckets.is_empty() {
-            self.buckets.reserve(BUCKETS, GFP_ATOMIC)?;
-            for _ in 0..BUCKETS {
-                self.buckets.push(Slots::new(), GFP_ATOMIC)?;
-            }
-        }
         loop {
             let i = kernel::crypto::get_random_u32();
             if self.get(i).is_none() {
-                self.buckets[Self::bucket(i)].insert((i, entry), true, GFP_ATOMIC)?;
+                self.rewrite(bucket_of(i), None, Some((i, entry)))?;
                 return Ok(i);
             }
         }
     }
 
-    /// Points `index` at a new entry (a handshake index becoming its session's keypair index).
+    /// Points `index` at a new entry (a handshake index becoming its session's keypair index). Returns the old one,
+    /// or `None` (and drops `entry`) if `index` is not registered or there is no memory.
     pub(crate) fn replace(&mut self, index: u32, entry: Entry) -> Option<Entry> {
-        let b = self.buckets.get_mut(Self::bucket(index))?;
-        let slot = b.iter_mut().find(|(i, _)| *i == index)?;
-        Some(core::mem::replace(&mut slot.1, entry))
+        let old = self.get(index)?;
+        self.rewrite(bucket_of(index), Some(index), Some((index, entry))).ok()?;
+        Some(old)
     }
 
-    /// Removes `index`, returning its entry so the caller drops it outside the lock.
-    /// Takes every entry out (device teardown), for the caller to drop outside the lock.
-    pub(crate) fn take_all(&mut self) -> KVec<Slots<(u32, Entry)>> {
-        core::mem::replace(&mut self.buckets, KVec::new())
-    }
-
+    /// Removes `index`, returning its entry. Never fails: an entry left behind would keep its peer (and the device)
+    /// alive.
     pub(crate) fn remove(&mut self, index: u32) -> Option<Entry> {
-        let b = self.buckets.get_mut(Self::bucket(index))?;
-        b.remove_if(|(i, _)| *i == index).map(|(_, e)| e)
+        let old = self.get(index)?;
+        let b = bucket_of(index);
+        if self.rewrite(b, Some(index), None).is_err() {
+            // No memory for a copy: take the bucket away from readers, and once none can see it, remove the entry
+            // in place and put the bucket back.
+            let slot = self.table.buckets.get(b)?;
+            if let Some(mut cur) = slot.replace(None).into_inner() {
+                for (i, e) in cur.iter_mut() {
+                    if *i == index {
+                        drop(e.take());
+                    }
+                }
+                self.publish(b, Some(cur));
+            }
+        }
+        Some(old)
+    }
+
+    /// Removes all entries (device teardown, no readers left) and returns how many there were.
+    pub(crate) fn clear(&mut self) -> usize {
+        let mut n = 0;
+        for slot in self.table.buckets.iter() {
+            let old = slot.replace(None);
+            n += old.into_inner().map_or(0, |v| v.iter().filter(|(_, e)| e.is_some()).count());
+        }
+        n
     }
 }

@@ -144,18 +144,6 @@ impl<'a> Writer<'a> {
         self.len
     }
 
-    /// A position to [`Writer::rewind`] to.
-    pub(crate) fn mark(&self) -> usize {
-        self.len
-    }
-
-    /// Drops everything written after `mark`.
-    pub(crate) fn rewind(&mut self, mark: usize) {
-        if mark <= self.len {
-            self.len = mark;
-        }
-    }
-
     fn header(&mut self, at: usize, len: usize, ty: u16) {
         // Lengths are checked against `u16::MAX` by the callers.
         self.buf[at..at + 2].copy_from_slice(&(len as u16).to_ne_bytes());

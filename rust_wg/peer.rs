@@ -16,7 +16,7 @@ use crate::proto::{
     noise,
     timers::Timers,
 };
-use crate::queueing::{OrderRing, PEER_RING};
+use crate::queueing::{OrderRing, PEER_RING, PEER_RING_INITIAL};
 use crate::receive::Source;
 use crate::staging::Staging;
 use crate::wg_debug;
@@ -29,7 +29,10 @@ use kernel::{
     },
     new_mutex, new_spinlock_bh,
     prelude::*,
-    sync::{Arc, Mutex, SpinLockBh},
+    sync::{
+        lock::{mutex::MutexBackend, Guard},
+        Arc, Mutex, SpinLockBh,
+    },
     time::timer::Timer,
 };
 
@@ -40,6 +43,38 @@ pub(crate) struct HandshakeState {
     pub(crate) hs: noise::Handshake<KernelCrypto>,
     /// Adds MACs to our handshake messages and keeps the cookie the peer sent us.
     pub(crate) cookie: CookieMaker<KernelCrypto>,
+}
+
+/// The handshake state of a peer that has not been removed, locked.
+///
+/// The only way to register an index for a peer or to install a keypair on it (see `index::Entry::new` and
+/// `handshake::install_keypair`): it exists only while `Peer::handshake` is held and the peer was not dead when the
+/// lock was taken. [`remove`] marks the peer dead under the same lock and then clears what is registered, so after
+/// it nothing in the device refers to the peer any more and nothing can start to (see [`remove`]).
+pub(crate) struct LiveHandshake<'a> {
+    peer: &'a Arc<Peer>,
+    guard: Guard<'a, HandshakeState, MutexBackend>,
+}
+
+impl LiveHandshake<'_> {
+    /// The peer whose handshake this is.
+    pub(crate) fn peer(&self) -> &Arc<Peer> {
+        self.peer
+    }
+}
+
+impl core::ops::Deref for LiveHandshake<'_> {
+    type Target = HandshakeState;
+
+    fn deref(&self) -> &HandshakeState {
+        &self.guard
+    }
+}
+
+impl core::ops::DerefMut for LiveHandshake<'_> {
+    fn deref_mut(&mut self) -> &mut HandshakeState {
+        &mut self.guard
+    }
 }
 
 /// Where to send and from which source address.
@@ -152,7 +187,10 @@ pub(crate) struct Peer {
     /// Real time of the last completed handshake (seconds, nanoseconds).
     #[pin]
     pub(crate) last_handshake: SpinLockBh<(i64, i64)>,
-    /// Set once removed: no more timers, work or sends.
+    /// Listed in the device's `crypt_waiters` (see `Device::wait_for_crypt_room`).
+    pub(crate) crypt_waiting: AtomicBool,
+    /// Set once removed: no more timers, work or sends. Set under `handshake` (see [`LiveHandshake`]); read
+    /// anywhere.
     pub(crate) dead: AtomicBool,
     /// The peer's allowed IPs in listing order (see `allowedips`). Changed under the device's `cfg` mutex only;
     /// this lock just gives interior mutability and is taken last.
@@ -207,8 +245,8 @@ impl Peer {
         };
         let cookie = CookieMaker::new(&public_key).map_err(|_| EINVAL)?;
         let id = OBJECT_IDS.fetch_add(1, Ordering::Relaxed);
-        let tx_ring = OrderRing::new(PEER_RING)?;
-        let rx_ring = OrderRing::new(PEER_RING)?;
+        let tx_ring = OrderRing::new(PEER_RING_INITIAL, PEER_RING)?;
+        let rx_ring = OrderRing::new(PEER_RING_INITIAL, PEER_RING)?;
         let online = kernel::cpu::num_online_cpus().max(1);
         let serial_cpu = kernel::cpu::online_cpus().nth((id % u64::from(online)) as usize).unwrap_or(0);
         let p = Arc::pin_init(
@@ -235,6 +273,7 @@ impl Peer {
                 rx_bytes: AtomicU64::new(0),
                 tx_bytes: AtomicU64::new(0),
                 last_handshake <- new_spinlock_bh!((0, 0)),
+                crypt_waiting: AtomicBool::new(false),
                 dead: AtomicBool::new(false),
                 allowed_ips <- new_mutex!(PeerPrefixes::new()),
             }? Error),
@@ -254,6 +293,15 @@ impl Peer {
             return Err(e);
         }
         Ok(())
+    }
+
+    /// Locks the handshake state unless the peer was removed (see [`LiveHandshake`]).
+    pub(crate) fn handshake_live(self: &Arc<Self>) -> Option<LiveHandshake<'_>> {
+        let guard = self.handshake.lock();
+        if self.dead.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(LiveHandshake { peer: self, guard })
     }
 
     /// The persistent keepalive interval in seconds.
@@ -285,7 +333,10 @@ impl Peer {
 
     /// Forgets the handshake in progress and all keypairs, unregistering their indices.
     pub(crate) fn clear_keys(&self) {
-        let hs_index = self.handshake.lock().hs.clear();
+        // Held throughout, so that no handshake completes between clearing the handshake and the keypairs (it would
+        // leave an index registered that neither of them names any more).
+        let mut hs = self.handshake.lock();
+        let hs_index = hs.hs.clear();
         let released = self.keypairs.lock().clear();
         let mut gone = KVec::new();
         {
@@ -298,7 +349,8 @@ impl Peer {
                 let _ = gone.push(idx.remove(k.kp.local_index), GFP_ATOMIC);
             }
         }
-        // Entries and keypairs are dropped here, outside the BH lock (their log lines take the name lock).
+        drop(hs);
+        // Entries and keypairs are dropped here, outside the locks (their log lines take the name lock).
         drop(gone);
         drop(released);
     }
@@ -389,14 +441,25 @@ impl Peer {
 /// Removes `peer` from `wg` (the C `peer_remove_after_dead` sequence). Process context; the caller already took it
 /// off `cfg.peers` and removed its prefixes from the allowed-IPs batch it publishes afterwards.
 ///
-/// 1. Mark it dead, so no new timers, work or sends start (until the caller publishes the trie without it, the data
-///    path still finds it there, and drops what it finds dead).
+/// 1. Mark it dead under its handshake lock, so no new timers, work or sends start (until the caller publishes the
+///    trie without it, the data path still finds it there, and drops what it finds dead), and no handshake
+///    registers an index or installs a keypair any more: they do so only through a [`LiveHandshake`], i.e. under
+///    that lock and after seeing the peer alive.
 /// 2. Stop the timer (waiting for a running callback) and clear its keys and handshake, unregistering their
-///    indices, so received packets no longer find it.
-/// 3. Drop staged packets. Work still queued holds its own reference and finds the peer dead.
+///    indices, so received packets no longer find it. After step 1, this removes every index entry naming the peer
+///    for good: an entry made before it is named by the handshake or a keypair (a handshake becomes a keypair
+///    within one `LiveHandshake`), and no entry is made after it. So the device's index table, the one device
+///    structure that outlives `remove` and refers to peers, cannot keep the peer (and through it the device) alive.
+/// 3. The timer cannot be armed again: `Timers::set_running(false)` (in `stop`, under the timers lock) leaves the
+///    state machine without deadlines, and `set_running(true)` refuses a dead peer under the same lock.
+/// 4. Drop staged packets. Work still queued holds its own reference and finds the peer dead; nothing requeues
+///    work or schedules the NAPI context for a dead peer, and the context is deleted last.
 pub(crate) fn remove(wg: &Device, peer: &Arc<Peer>) {
     crate::config::notify(|h| h.peer_removed, wg, peer);
-    peer.dead.store(true, Ordering::Relaxed);
+    {
+        let _hs = peer.handshake.lock();
+        peer.dead.store(true, Ordering::Relaxed);
+    }
     peer.stop();
     // Waits for a running poll; drops the context's references to the peer and the device.
     peer.napi.del();

@@ -36,8 +36,12 @@ use kernel::{
     workqueue::{OwnedQueue, Work, WorkItem},
 };
 
-/// Packets a peer may have in flight per direction (between admission and the consumer); a power of two.
-pub(crate) const PEER_RING: usize = 256;
+/// Packets a peer may have in flight per direction (between admission and the consumer), as the C per-peer queues'
+/// `MAX_QUEUED_PACKETS`; a power of two.
+pub(crate) const PEER_RING: usize = 1024;
+/// Slots a peer's ring starts with; it doubles when full, up to [`PEER_RING`], so an idle peer costs little (a
+/// thousand peers with full-sized rings would take 50 MB).
+pub(crate) const PEER_RING_INITIAL: usize = 64;
 /// Jobs a device may have waiting for a crypt worker per direction (the C `MAX_QUEUED_PACKETS`).
 pub(crate) const CRYPT_RING: usize = 1024;
 /// Jobs a worker processes before yielding its CPU (it requeues itself if more are waiting).
@@ -69,12 +73,14 @@ pub(crate) enum Done {
 ///
 /// # Invariants
 ///
-/// `tail - head` (wrapping) is at most `slots.len()`, which is a power of two, and `stamps.len() == slots.len()`.
-/// The slots from `head` up to `tail` are `Busy`, `Failed` or `Ready`, the others `Free`; `bytes` is the sum of
-/// their admission lengths, `stamps` their admission times.
+/// `tail - head` (wrapping) is at most `slots.len()`; `slots.len()` and `max` are powers of two, `slots.len() <=
+/// max`, and `stamps.len() == slots.len()`. The slot of sequence number `seq` is `slots[seq % slots.len()]` (and its
+/// admission time `stamps[seq % slots.len()]`). The slots from `head` up to `tail` are `Busy`, `Failed` or `Ready`,
+/// the others `Free`; `bytes` is the sum of their admission lengths, `stamps` their admission times.
 pub(crate) struct OrderRing {
     slots: KVec<Slot>,
     stamps: KVec<u64>,
+    max: usize,
     head: u32,
     tail: u32,
     bytes: usize,
@@ -91,21 +97,24 @@ pub(crate) fn clock() -> u64 {
     kernel::time::ktime_get_boottime_ns()
 }
 
+fn free_slots(n: usize, flags: kernel::alloc::Flags) -> Result<KVec<Slot>> {
+    let mut slots = KVec::with_capacity(n, flags)?;
+    for _ in 0..n {
+        slots.push(Slot::Free, flags)?;
+    }
+    Ok(slots)
+}
+
 impl OrderRing {
-    /// An empty ring of `cap` slots (a power of two).
-    pub(crate) fn new(cap: usize) -> Result<Self> {
-        if !cap.is_power_of_two() {
+    /// An empty ring of `cap` slots that grows up to `max` (both powers of two).
+    pub(crate) fn new(cap: usize, max: usize) -> Result<Self> {
+        if !cap.is_power_of_two() || !max.is_power_of_two() || cap > max || max > 1 << 31 {
             return Err(EINVAL);
         }
-        let mut slots = KVec::with_capacity(cap, GFP_KERNEL)?;
-        let mut stamps = KVec::with_capacity(cap, GFP_KERNEL)?;
-        for _ in 0..cap {
-            slots.push(Slot::Free, GFP_KERNEL)?;
-            stamps.push(0, GFP_KERNEL)?;
-        }
         Ok(Self {
-            slots,
-            stamps,
+            slots: free_slots(cap, GFP_KERNEL)?,
+            stamps: KVec::from_elem(0, cap, GFP_KERNEL)?,
+            max,
             head: 0,
             tail: 0,
             bytes: 0,
@@ -113,6 +122,32 @@ impl OrderRing {
             inflight: InflightLimit::new(),
             sojourns: Sojourns::new(),
         })
+    }
+
+    /// Doubles the slots, if allowed and memory permits (atomic context: called under the ring's lock).
+    fn grow(&mut self) -> bool {
+        let n = self.slots.len() * 2;
+        if n > self.max {
+            return false;
+        }
+        let Ok(mut slots) = free_slots(n, GFP_ATOMIC) else {
+            return false;
+        };
+        let Ok(mut stamps) = KVec::from_elem(0, n, GFP_ATOMIC) else {
+            return false;
+        };
+        // Every sequence number keeps its slot under the new modulus (2^32 is a multiple of both sizes).
+        let mut seq = self.head;
+        while seq != self.tail {
+            let old = self.index(seq);
+            let new = seq as usize & (n - 1);
+            slots[new] = core::mem::replace(&mut self.slots[old], Slot::Free);
+            stamps[new] = self.stamps[old];
+            seq = seq.wrapping_add(1);
+        }
+        self.slots = slots;
+        self.stamps = stamps;
+        true
     }
 
     fn index(&self, seq: u32) -> usize {
@@ -129,9 +164,9 @@ impl OrderRing {
         self.bytes
     }
 
-    /// Whether another packet may be admitted.
-    pub(crate) fn has_room(&self) -> bool {
-        self.len() < self.slots.len()
+    /// Whether another packet may be admitted (growing the ring if it is full).
+    pub(crate) fn has_room(&mut self) -> bool {
+        self.len() < self.slots.len() || self.grow()
     }
 
     /// Reserves the next slot for a packet of `len` bytes admitted at `now` ([`clock`]), returning its sequence
@@ -268,11 +303,6 @@ impl JobRing {
         self.len -= 1;
         job
     }
-
-    /// Jobs waiting.
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
 }
 
 /// The device's workqueue and one crypt worker per possible CPU, published in `Device::workers` while the device
@@ -345,7 +375,11 @@ impl WorkItem for CryptWorker {
             };
             match job {
                 Some((true, job)) => crate::receive::decrypt(job),
-                Some((false, job)) => crate::send::encrypt(job),
+                Some((false, job)) => {
+                    // Room was made: peers that found the ring full may go on.
+                    wg.wake_crypt_waiters();
+                    crate::send::encrypt(job)
+                }
                 None => {
                     idle = true;
                     break;
@@ -414,6 +448,39 @@ impl Device {
         }
     }
 
+    /// Lists `peer` to be kicked when a worker takes a job from `crypt_tx`, which `send_staged` found full with
+    /// packets left staged: else nothing might move them, since the peer's own ring can be empty (no consumer pass
+    /// will come) and no new packet may arrive (a TCP sender waiting for acknowledgements of the staged ones).
+    ///
+    /// Called with `crypt_tx` locked, so the next worker to take a job (which needs that lock) finds the peer
+    /// listed.
+    pub(crate) fn wait_for_crypt_room(&self, peer: &Arc<Peer>) {
+        if peer.crypt_waiting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let listed = self.crypt_waiters.lock().insert(peer.clone(), true, GFP_ATOMIC);
+        if listed.is_err() {
+            // No memory to wait: retry from the consumer instead, which runs soon.
+            peer.crypt_waiting.store(false, Ordering::Release);
+            peer.kick_tx();
+            return;
+        }
+        self.crypt_wake.store(true, Ordering::Release);
+    }
+
+    /// Kicks the transmit consumers of the peers waiting for room in `crypt_tx` (crypt worker, after taking a job).
+    fn wake_crypt_waiters(&self) {
+        if !self.crypt_wake.load(Ordering::Acquire) || !self.crypt_wake.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let waiters = core::mem::replace(&mut *self.crypt_waiters.lock(), crate::slots::Slots::new());
+        for p in waiters.iter() {
+            // Cleared before the kick: the consumer's `send_staged` lists the peer again if it is still blocked.
+            p.crypt_waiting.store(false, Ordering::Release);
+            p.kick_tx();
+        }
+    }
+
     /// Creates the workqueue, the crypt workers and the crypt rings when the device first goes up (under RTNL, which
     /// serialises this with teardown).
     pub(crate) fn start_workers(self: &Arc<Self>, _rtnl: &kernel::net::rtnl::Rtnl) -> Result {
@@ -445,11 +512,6 @@ impl Device {
                 }
             }
         }
-    }
-
-    /// Jobs waiting for workers in both directions.
-    pub(crate) fn crypt_backlog(&self) -> usize {
-        self.crypt_tx.lock().len() + self.crypt_rx.lock().len()
     }
 }
 

@@ -76,7 +76,7 @@ pub(crate) fn receive(wg: &Arc<Device>, mut skb: SkBuff) {
                 messages::MESSAGE_HANDSHAKE_RESPONSE => messages::RESPONSE_LEN,
                 _ => messages::COOKIE_REPLY_LEN,
             };
-            crate::wg_debug!(wg, "Receiving handshake message type {} ({} bytes)", ty, len);
+            crate::wg_debug_ratelimited!(wg, "Receiving handshake message type {} ({} bytes)", ty, len);
             if len != want || wg.incoming_handshakes.len() >= MAX_QUEUED_INCOMING_HANDSHAKES {
                 return drop_rx(wg, skb, DropReason::FULL_RING);
             }
@@ -85,7 +85,7 @@ pub(crate) fn receive(wg: &Arc<Device>, mut skb: SkBuff) {
         }
         messages::MESSAGE_DATA if len >= messages::MESSAGE_MINIMUM_LENGTH => receive_data(wg, skb),
         _ => {
-            crate::wg_debug!(wg, "Invalid packet type {} ({} bytes)", ty, len);
+            crate::wg_debug_ratelimited!(wg, "Invalid packet type {} ({} bytes)", ty, len);
             drop_rx(wg, skb, DropReason::UNHANDLED_PROTO)
         }
     }
@@ -96,16 +96,25 @@ fn drop_rx(wg: &Device, skb: SkBuff, reason: DropReason) {
     skb.drop_reason(reason);
 }
 
-fn rx_error(wg: &Device, skb: SkBuff) {
+/// Drops an authenticated packet whose inner packet is not an IP packet, or whose source is not among its peer's
+/// allowed IPs: a receive error (`rx_frame_errors`), as in the C driver.
+fn rx_frame_error(wg: &Device, skb: SkBuff) {
     wg.stats.rx_errors.fetch_add(1, Ordering::Relaxed);
-    skb.drop_reason(DropReason::NOT_SPECIFIED);
+    wg.stats.rx_frame_errors.fetch_add(1, Ordering::Relaxed);
+    skb.drop_reason(DropReason::UNHANDLED_PROTO);
+}
+
+/// Drops an authenticated packet whose inner packet's length is wrong: a receive error (`rx_length_errors`).
+fn rx_length_error(wg: &Device, skb: SkBuff) {
+    wg.stats.rx_errors.fetch_add(1, Ordering::Relaxed);
+    wg.stats.rx_length_errors.fetch_add(1, Ordering::Relaxed);
+    skb.drop_reason(DropReason::PKT_TOO_SMALL);
 }
 
 /// Finds the keypair a data message is for.
 fn lookup_keypair(wg: &Device, index: u32) -> Option<(Arc<Peer>, Arc<Keypair>)> {
-    let idx = wg.index.lock();
-    let e = idx.get(index)?;
-    Some((e.peer.clone(), e.keypair.clone()?))
+    let e = wg.index.lookup(index)?;
+    Some((e.peer, e.keypair?))
 }
 
 /// Authenticates, decrypts and delivers a data message (`wg_packet_decrypt_worker` + `wg_packet_rx_poll`).
@@ -187,7 +196,8 @@ pub(crate) fn decrypt(job: Job) {
     let done = if opened {
         Some((skb, keypair))
     } else {
-        rx_error(&peer.device, skb);
+        // Not authentic (or the peer went away): dropped, not an interface error (as in the C driver).
+        drop_rx(&peer.device, skb, DropReason::NOT_SPECIFIED);
         None
     };
     let r = peer.rx_ring.lock().complete(seq, done);
@@ -198,10 +208,20 @@ pub(crate) fn decrypt(job: Job) {
     }
 }
 
+/// Checked packets a peer may have waiting for its NAPI poll. While that many wait, the receive consumer leaves the
+/// opened packets in the ring, which then fills, and further packets are dropped at admission (the C driver's
+/// bound on its per-peer receive queue, which its poll empties, covers both).
+pub(crate) const MAX_DELIVER: usize = crate::queueing::PEER_RING;
+
 /// The receive consumer (the C `wg_packet_rx_poll`): takes the peer's opened packets in order, on its serial CPU.
 fn receive_in_order(peer: &Arc<Peer>) {
     let mut done = 0;
+    let mut full = false;
     while done < CONSUMER_BUDGET {
+        if peer.deliver.len() >= MAX_DELIVER {
+            full = true;
+            break;
+        }
         let d = peer.rx_ring.lock().pop(clock());
         let Some(d) = d else { break };
         done += 1;
@@ -214,7 +234,8 @@ fn receive_in_order(peer: &Arc<Peer>) {
         let _bh = rcu::read_lock_bh();
         peer.napi.schedule();
     }
-    if done == CONSUMER_BUDGET {
+    if done == CONSUMER_BUDGET || (full && peer.alive()) {
+        // More may be ready: yield (to the poll, too), then continue.
         peer.kick_rx();
     }
 }
@@ -235,20 +256,21 @@ fn consume_data(peer: &Arc<Peer>, kp: &Arc<Keypair>, skb: SkBuff) {
         return drop_rx(wg, skb, DropReason::NOT_SPECIFIED);
     }
     let d = skb.data();
-    if d.len() < DATA_HEADER_LEN {
-        return rx_error(wg, skb);
-    }
-    let counter = u64::from_le_bytes([d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15]]);
-    if !kp.replay.lock().validate(counter) {
-        return rx_error(wg, skb);
-    }
     let wire_len = skb.len();
-    let sealed = wire_len - DATA_HEADER_LEN;
+    // Admission checked the minimum length (header and tag).
+    let (Some(hdr), Some(plain)) = (d.get(..DATA_HEADER_LEN), wire_len.checked_sub(DATA_HEADER_LEN + TAG_LEN)) else {
+        return drop_rx(wg, skb, DropReason::PKT_TOO_SMALL);
+    };
+    let counter = u64::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11], hdr[12], hdr[13], hdr[14], hdr[15]]);
+    if !kp.replay.lock().validate(counter) {
+        // A replayed or too old counter: dropped, not an interface error (as in the C driver).
+        return drop_rx(wg, skb, DropReason::NOT_SPECIFIED);
+    }
     // The outer headers are still in front of the data: decryption works in place.
     let src = source(&skb);
     let mut skb = skb;
-    if skb.pull(DATA_HEADER_LEN).is_err() || skb.trim(sealed - TAG_LEN).is_err() {
-        return rx_error(wg, skb);
+    if skb.pull(DATA_HEADER_LEN).is_err() || skb.trim(plain).is_err() {
+        return drop_rx(wg, skb, DropReason::NOMEM);
     }
     peer.rx_stats(wire_len);
     // Authenticated: roam to where it came from, confirm a responder's new session, feed the timers.
@@ -301,15 +323,15 @@ fn confirm_keypair(wg: &Device, peer: &Arc<Peer>, kp: &Arc<Keypair>) {
 fn deliver(wg: &Arc<Device>, peer: &Arc<Peer>, mut skb: SkBuff, now: u64) {
     let len = skb.len();
     if skb.may_pull(1).is_err() {
-        return rx_error(wg, skb);
+        return rx_length_error(wg, skb);
     }
     let (proto, hlen) = match skb.data()[0] >> 4 {
         4 => (ETH_P_IP, 20),
         6 => (ETH_P_IPV6, 40),
-        _ => return rx_error(wg, skb),
+        _ => return rx_frame_error(wg, skb),
     };
     if skb.may_pull(hlen).is_err() {
-        return rx_error(wg, skb);
+        return rx_length_error(wg, skb);
     }
     let d = skb.data();
     let (src, total) = if proto == ETH_P_IP {
@@ -320,7 +342,7 @@ fn deliver(wg: &Arc<Device>, peer: &Arc<Peer>, mut skb: SkBuff, now: u64) {
         (IpAddr::V6(a), usize::from(u16::from_be_bytes([d[4], d[5]])) + 40)
     };
     if total < hlen || total > len || skb.trim(total).is_err() {
-        return rx_error(wg, skb);
+        return rx_length_error(wg, skb);
     }
     let routed = {
         let g = rcu::read_lock();
@@ -328,7 +350,7 @@ fn deliver(wg: &Arc<Device>, peer: &Arc<Peer>, mut skb: SkBuff, now: u64) {
     };
     if !routed.is_some_and(|p| Arc::ptr_eq(&p, peer)) {
         // "Packet has unallowed src IP".
-        return rx_error(wg, skb);
+        return rx_frame_error(wg, skb);
     }
     timers::event(peer, |t| t.data_received(now));
     skb.scrub_packet(false);

@@ -27,9 +27,6 @@
 
 #![deny(unsafe_code)]
 #![recursion_limit = "256"]
-// The configuration API (config.rs) is only called by netlink.rs, which is being written in parallel; until it is
-// wired in, most of the crate is unreachable from the module entry points.
-#![allow(dead_code)]
 
 use kernel::{
     net::{pernet, rtnl},
@@ -51,8 +48,9 @@ mod netlink_parse;
 mod netlink_uapi;
 mod peer;
 mod peer_list;
-// The protocol core is also the host crate's public API, hence `pub` items that are crate-internal here.
-#[allow(unreachable_pub)]
+// The protocol core is also the host crate's public API, hence `pub` items that are crate-internal here, and items
+// only the host crate's tests and tools use (e.g. `messages::classify`, the trie's iterators).
+#[allow(unreachable_pub, dead_code)]
 mod proto;
 mod queueing;
 mod receive;
@@ -90,7 +88,6 @@ pub(crate) const KIND: &CStr = kernel::c_str!("wireguard");
 pub(crate) const KIND: &CStr = kernel::c_str!("rustwg");
 
 /// The generic netlink family name netlink.rs registers.
-#[allow(dead_code)]
 pub(crate) const GENL_FAMILY: &CStr = KIND;
 
 /// Version reported at load time and, later, through the netlink interface.

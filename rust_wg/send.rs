@@ -79,7 +79,8 @@ pub(crate) fn xmit(wg: &Arc<Device>, dev: &NetDevice, mut skb: SkBuff) {
                 }
             }
             Err(_) => {
-                wg.stats.tx_dropped.fetch_add(1, Ordering::Relaxed);
+                // The skb is freed; an error as in the C driver.
+                wg.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
                 return;
             }
         }
@@ -162,9 +163,17 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
         let mut jobs = wg.crypt_tx.lock();
         let now = clock();
         // The in-flight bound (adaptive, `aqm::InflightLimit`: as much as keeps the crypt workers busy) keeps the
-        // standing queue in the staging queue, where flows are scheduled fairly.
+        // standing queue in the staging queue, where flows are scheduled fairly. When it stops the loop, the
+        // consumer calls again when it made room; when the device's queue does, its workers do (see
+        // `Device::wait_for_crypt_room`).
         let limit = ring.inflight.limit();
-        while ring.has_room() && jobs.has_room() && ring.bytes() < limit {
+        while ring.bytes() < limit && ring.has_room() {
+            if !jobs.has_room() {
+                if !peer.staged.is_empty() {
+                    wg.wait_for_crypt_room(peer);
+                }
+                break;
+            }
             let Some(skb) = peer.staged.dequeue() else {
                 break;
             };
@@ -234,6 +243,9 @@ pub(crate) fn encrypt(job: Job) {
 
 /// Pads, adds the data header and seals one packet with `nonce` in place.
 fn seal(kp: &Keypair, skb: &mut SkBuff, nonce: u64, mtu: usize) -> Result {
+    // The inner checksum of a CHECKSUM_PARTIAL packet (the device advertises HW_CSUM) is finished before the packet
+    // becomes ciphertext and before padding is appended, as in the C `encrypt_packet`.
+    skb.checksum_help()?;
     let plain = skb.len();
     let pad = messages::padding_len(plain, mtu);
     // Private data with room for padding and the tag after it (zeroed), and headers before it.
@@ -312,6 +324,9 @@ impl WorkItem<3> for Peer {
 
 /// Sends a keepalive (an empty data packet), staging it if there is no session yet.
 pub(crate) fn send_keepalive(peer: &Arc<Peer>) {
+    if !peer.alive() {
+        return;
+    }
     if peer.staged.is_empty() {
         // Empty, with headroom for the headers and tailroom for the tag.
         let Ok(mut skb) = SkBuff::alloc(SEND_HEADROOM + 32, GFP_ATOMIC) else {
@@ -354,7 +369,7 @@ impl WorkItem<1> for Peer {
         let msg = match crate::handshake::create_initiation(&this) {
             Ok(m) => m,
             Err(e) => {
-                crate::wg_debug!(this.device, "Failed to create handshake initiation for peer {}: {:?}", this.id, e);
+                crate::wg_debug_ratelimited!(this.device, "Failed to create handshake initiation for peer {}: {:?}", this.id, e);
                 return;
             }
         };
@@ -366,13 +381,13 @@ impl WorkItem<1> for Peer {
         });
         match crate::handshake::send_buffer(&this, &msg) {
             Ok(()) => timers::event(&this, |t| t.handshake_initiated(now, kernel::crypto::get_random_u32())),
-            Err(e) => crate::wg_debug!(this.device, "Failed to send handshake initiation to peer {}: {:?}", this.id, e),
+            Err(e) => crate::wg_debug_ratelimited!(this.device, "Failed to send handshake initiation to peer {}: {:?}", this.id, e),
         }
     }
 }
 
 fn wg_debug_send(peer: &Peer) {
-    crate::wg_debug!(peer.device, "Sending handshake initiation to peer {}", peer.id);
+    crate::wg_debug_ratelimited!(peer.device, "Sending handshake initiation to peer {}", peer.id);
 }
 
 impl WorkItem<2> for Peer {

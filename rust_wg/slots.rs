@@ -20,11 +20,6 @@ impl<T> Slots<T> {
         }
     }
 
-    /// Number of entries.
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
     /// Appends `x` at the end; reuses a free slot only if `reuse` (order then no longer follows insertion).
     pub(crate) fn insert(&mut self, x: T, reuse: bool, flags: Flags) -> Result {
         if reuse {
@@ -46,35 +41,8 @@ impl<T> Slots<T> {
         s.take()
     }
 
-    /// Returns the first entry for which `f` is true.
-    pub(crate) fn find(&self, mut f: impl FnMut(&T) -> bool) -> Option<&T> {
-        self.iter().find(|x| f(x))
-    }
-
     /// Iterates over the entries.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
         self.v.iter().filter_map(|s| s.as_ref())
-    }
-
-    /// Iterates mutably over the entries.
-    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
-        self.v.iter_mut().filter_map(|s| s.as_mut())
-    }
-
-    /// Takes all entries out, leaving the list empty.
-    pub(crate) fn take(&mut self) -> Self {
-        core::mem::replace(self, Self::new())
-    }
-
-    /// Copies the entries into a vector (e.g. to act on them without holding the list's lock).
-    pub(crate) fn to_vec(&self, flags: Flags) -> Result<KVec<T>>
-    where
-        T: Clone,
-    {
-        let mut out = KVec::with_capacity(self.len, flags)?;
-        for x in self.iter() {
-            out.push(x.clone(), flags)?;
-        }
-        Ok(out)
     }
 }

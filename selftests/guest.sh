@@ -24,7 +24,7 @@ done
 export PATH="$shim:$PATH"
 
 # Boot itself is the first test: it also carries the KUnit (Rust doctest) results.
-boot_splat=$(dmesg | grep -E "$splat_re" | grep -v -E 'panic_on_warn|KASAN: (disabled|enabled)|kasan' | head -n 5)
+boot_splat=$(dmesg | grep -E "$splat_re" | grep -v -E 'panic_on_warn|KASAN: (disabled|enabled)|kasan|RCU callback double-/use-after-free debug is enabled' | head -n 5)
 if [ -n "$boot_splat" ]; then result boot FAIL "splat at boot: $(echo "$boot_splat" | head -n1)"; else result boot PASS; fi
 while read -r line; do
 	# KTAP suite summary, e.g. "# rust_doctests_kernel: pass:115 fail:0 skip:0 total:115"

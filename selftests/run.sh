@@ -64,7 +64,7 @@ for name in "${tests[@]}"; do
 done
 timeout --foreground -k 10 "$total_timeout" \
 	"$top/scripts/vm.sh" --variant "$variant" --rwdir "$results" --memory "${VM_MEMORY:-2G}" \
-	--exec "bash $top/selftests/guest.sh $results/env" </dev/null >"$results/console.log" 2>&1
+	--exec "bash $top/selftests/guest.sh $results/env" -- --verbose </dev/null >"$results/console.log" 2>&1
 vm_rc=$?
 [ $vm_rc -ne 0 ] && echo "vm: guest exited with status $vm_rc (console: $results/console.log)"
 

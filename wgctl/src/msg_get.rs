@@ -32,36 +32,84 @@ pub fn get_request(ifname: &str) -> Result<GenlMsg, SerError> {
     attr::genl(WG_CMD_GET_DEVICE, WG_GENL_VERSION, attrs)
 }
 
-fn key_of(a: &Attr, what: &'static str) -> Result<Key, ParseError> {
-    let b: [u8; WG_KEY_LEN] = attr::payload(a)
-        .try_into()
-        .map_err(|_| ParseError::Bad(what))?;
+/// The attributes of a byte buffer, `(type without the NESTED/BYTEORDER bits, payload)`, read in place: a dump of
+/// 100 000 allowed IPs is about 600 000 attributes, and building a neli value (with its own copy of the payload)
+/// for each cost seconds.
+struct RawAttrs<'a>(&'a [u8]);
+
+impl<'a> Iterator for RawAttrs<'a> {
+    type Item = Result<(u16, &'a [u8]), ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let b = self.0;
+        let (len, ty) = match (b.get(0..2), b.get(2..4)) {
+            (Some(l), Some(t)) => (
+                usize::from(u16::from_ne_bytes([l[0], l[1]])),
+                u16::from_ne_bytes([t[0], t[1]]) & 0x3fff,
+            ),
+            _ => {
+                self.0 = &[];
+                return Some(Err(ParseError::Bad("truncated")));
+            }
+        };
+        if len < 4 || len > b.len() {
+            self.0 = &[];
+            return Some(Err(ParseError::Bad("truncated")));
+        }
+        self.0 = b.get((len + 3) & !3..).unwrap_or(&[]);
+        Some(Ok((ty, &b[4..len])))
+    }
+}
+
+fn raw(b: &[u8]) -> RawAttrs<'_> {
+    RawAttrs(b)
+}
+
+fn key_of(p: &[u8], what: &'static str) -> Result<Key, ParseError> {
+    let b: [u8; WG_KEY_LEN] = p.try_into().map_err(|_| ParseError::Bad(what))?;
     Ok(Key(b))
 }
 
-fn parse_allowed_ip(a: &Attr) -> Result<AllowedIp, ParseError> {
+fn u8_of(p: &[u8]) -> Option<u8> {
+    <[u8; 1]>::try_from(p).ok().map(|[v]| v)
+}
+fn u16_of(p: &[u8]) -> Option<u16> {
+    p.try_into().ok().map(u16::from_ne_bytes)
+}
+fn u32_of(p: &[u8]) -> Option<u32> {
+    p.try_into().ok().map(u32::from_ne_bytes)
+}
+fn u64_of(p: &[u8]) -> Option<u64> {
+    p.try_into().ok().map(u64::from_ne_bytes)
+}
+
+fn parse_allowed_ip(nest: &[u8]) -> Result<AllowedIp, ParseError> {
     let mut family = None;
-    let mut addr = None;
+    let mut addr: Option<&[u8]> = None;
     let mut cidr = None;
     let mut remove = false;
-    for x in attr::nested(a)?.iter() {
-        match attr::ty(x) {
-            WGALLOWEDIP_A_FAMILY => family = attr::get_u16(x),
-            WGALLOWEDIP_A_IPADDR => addr = Some(attr::payload(x).to_vec()),
-            WGALLOWEDIP_A_CIDR_MASK => cidr = attr::get_u8(x),
-            WGALLOWEDIP_A_FLAGS => {
-                remove = attr::get_u32(x).unwrap_or(0) & WGALLOWEDIP_F_REMOVE_ME != 0
-            }
+    for x in raw(nest) {
+        let (ty, p) = x?;
+        match ty {
+            WGALLOWEDIP_A_FAMILY => family = u16_of(p),
+            WGALLOWEDIP_A_IPADDR => addr = Some(p),
+            WGALLOWEDIP_A_CIDR_MASK => cidr = u8_of(p),
+            WGALLOWEDIP_A_FLAGS => remove = u32_of(p).unwrap_or(0) & WGALLOWEDIP_F_REMOVE_ME != 0,
             _ => {}
         }
     }
-    let addr = match (family, addr.as_deref()) {
-        (Some(AF_INET), Some(b)) if b.len() == 4 => IpAddr::V4(Ipv4Addr::from(
-            <[u8; 4]>::try_from(b).map_err(|_| ParseError::Bad("WGALLOWEDIP_A_IPADDR"))?,
-        )),
-        (Some(AF_INET6), Some(b)) if b.len() == 16 => IpAddr::V6(Ipv6Addr::from(
-            <[u8; 16]>::try_from(b).map_err(|_| ParseError::Bad("WGALLOWEDIP_A_IPADDR"))?,
-        )),
+    let addr = match (family, addr) {
+        (Some(AF_INET), Some(b)) => match <[u8; 4]>::try_from(b) {
+            Ok(a) => IpAddr::V4(Ipv4Addr::from(a)),
+            Err(_) => return Err(ParseError::Bad("WGPEER_A_ALLOWEDIPS")),
+        },
+        (Some(AF_INET6), Some(b)) => match <[u8; 16]>::try_from(b) {
+            Ok(a) => IpAddr::V6(Ipv6Addr::from(a)),
+            Err(_) => return Err(ParseError::Bad("WGPEER_A_ALLOWEDIPS")),
+        },
         _ => return Err(ParseError::Bad("WGPEER_A_ALLOWEDIPS")),
     };
     let cidr = cidr
@@ -72,38 +120,41 @@ fn parse_allowed_ip(a: &Attr) -> Result<AllowedIp, ParseError> {
 
 /// Parses one peer nest.
 pub fn parse_peer(a: &Attr) -> Result<Peer, ParseError> {
+    parse_peer_bytes(attr::payload(a))
+}
+
+fn parse_peer_bytes(nest: &[u8]) -> Result<Peer, ParseError> {
     let mut p = Peer::default();
     let mut has_key = false;
-    for x in attr::nested(a)?.iter() {
-        match attr::ty(x) {
+    for x in raw(nest) {
+        let (ty, v) = x?;
+        match ty {
             WGPEER_A_PUBLIC_KEY => {
-                p.public_key = key_of(x, "WGPEER_A_PUBLIC_KEY")?;
+                p.public_key = key_of(v, "WGPEER_A_PUBLIC_KEY")?;
                 has_key = true;
             }
             WGPEER_A_PRESHARED_KEY => {
-                let k = key_of(x, "WGPEER_A_PRESHARED_KEY")?;
+                let k = key_of(v, "WGPEER_A_PRESHARED_KEY")?;
                 // The kernel reports an unset preshared key as zeros.
                 p.preshared_key = Some(k);
             }
             WGPEER_A_FLAGS => {
-                let f = attr::get_u32(x).ok_or(ParseError::Bad("WGPEER_A_FLAGS"))?;
+                let f = u32_of(v).ok_or(ParseError::Bad("WGPEER_A_FLAGS"))?;
                 p.remove = f & WGPEER_F_REMOVE_ME != 0;
                 p.replace_allowed_ips = f & WGPEER_F_REPLACE_ALLOWEDIPS != 0;
                 p.update_only = f & WGPEER_F_UPDATE_ONLY != 0;
             }
-            WGPEER_A_ENDPOINT => p.endpoint = sockaddr::decode(attr::payload(x)),
-            WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL => {
-                p.persistent_keepalive = attr::get_u16(x);
-            }
+            WGPEER_A_ENDPOINT => p.endpoint = sockaddr::decode(v),
+            WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL => p.persistent_keepalive = u16_of(v),
             WGPEER_A_LAST_HANDSHAKE_TIME => {
-                p.last_handshake = sockaddr::decode_timespec(attr::payload(x)).unwrap_or_default();
+                p.last_handshake = sockaddr::decode_timespec(v).unwrap_or_default();
             }
-            WGPEER_A_RX_BYTES => p.rx_bytes = attr::get_u64(x).unwrap_or(0),
-            WGPEER_A_TX_BYTES => p.tx_bytes = attr::get_u64(x).unwrap_or(0),
-            WGPEER_A_PROTOCOL_VERSION => p.protocol_version = attr::get_u32(x),
+            WGPEER_A_RX_BYTES => p.rx_bytes = u64_of(v).unwrap_or(0),
+            WGPEER_A_TX_BYTES => p.tx_bytes = u64_of(v).unwrap_or(0),
+            WGPEER_A_PROTOCOL_VERSION => p.protocol_version = u32_of(v),
             WGPEER_A_ALLOWEDIPS => {
-                for ip in attr::nested(x)?.iter() {
-                    p.allowed_ips.push(parse_allowed_ip(ip)?);
+                for ip in raw(v) {
+                    p.allowed_ips.push(parse_allowed_ip(ip?.1)?);
                 }
             }
             _ => {}
@@ -117,30 +168,39 @@ pub fn parse_peer(a: &Attr) -> Result<Peer, ParseError> {
 
 /// Merges the attributes of one message into `dev`; peers are appended.
 pub fn parse_device(msg: &GenlMsg, dev: &mut Device) -> Result<(), ParseError> {
-    for a in msg.attrs().iter() {
-        match attr::ty(a) {
+    let bytes = attr::to_vec(msg.attrs()).map_err(|_| ParseError::Bad("unserializable"))?;
+    parse_device_bytes(&bytes, dev)
+}
+
+/// [`parse_device`] on the attributes of a message as received (after the generic netlink header).
+pub fn parse_device_bytes(attrs: &[u8], dev: &mut Device) -> Result<(), ParseError> {
+    for a in raw(attrs) {
+        let (ty, v) = a?;
+        match ty {
             WGDEVICE_A_IFINDEX => {
-                dev.ifindex = attr::get_u32(a).ok_or(ParseError::Bad("WGDEVICE_A_IFINDEX"))?
+                dev.ifindex = u32_of(v).ok_or(ParseError::Bad("WGDEVICE_A_IFINDEX"))?
             }
             WGDEVICE_A_IFNAME => {
-                dev.name = attr::get_str(a).ok_or(ParseError::Bad("WGDEVICE_A_IFNAME"))?
+                let end = v.iter().position(|&c| c == 0).unwrap_or(v.len());
+                dev.name = std::str::from_utf8(&v[..end])
+                    .map_err(|_| ParseError::Bad("WGDEVICE_A_IFNAME"))?
+                    .to_string();
             }
-            WGDEVICE_A_PRIVATE_KEY => dev.private_key = Some(key_of(a, "WGDEVICE_A_PRIVATE_KEY")?),
-            WGDEVICE_A_PUBLIC_KEY => dev.public_key = Some(key_of(a, "WGDEVICE_A_PUBLIC_KEY")?),
+            WGDEVICE_A_PRIVATE_KEY => dev.private_key = Some(key_of(v, "WGDEVICE_A_PRIVATE_KEY")?),
+            WGDEVICE_A_PUBLIC_KEY => dev.public_key = Some(key_of(v, "WGDEVICE_A_PUBLIC_KEY")?),
             WGDEVICE_A_FLAGS => {
-                let f = attr::get_u32(a).ok_or(ParseError::Bad("WGDEVICE_A_FLAGS"))?;
+                let f = u32_of(v).ok_or(ParseError::Bad("WGDEVICE_A_FLAGS"))?;
                 dev.replace_peers = f & WGDEVICE_F_REPLACE_PEERS != 0;
             }
             WGDEVICE_A_LISTEN_PORT => {
-                dev.listen_port =
-                    Some(attr::get_u16(a).ok_or(ParseError::Bad("WGDEVICE_A_LISTEN_PORT"))?)
+                dev.listen_port = Some(u16_of(v).ok_or(ParseError::Bad("WGDEVICE_A_LISTEN_PORT"))?)
             }
             WGDEVICE_A_FWMARK => {
-                dev.fwmark = Some(attr::get_u32(a).ok_or(ParseError::Bad("WGDEVICE_A_FWMARK"))?)
+                dev.fwmark = Some(u32_of(v).ok_or(ParseError::Bad("WGDEVICE_A_FWMARK"))?)
             }
             WGDEVICE_A_PEERS => {
-                for p in attr::nested(a)?.iter() {
-                    dev.peers.push(parse_peer(p)?);
+                for p in raw(v) {
+                    dev.peers.push(parse_peer_bytes(p?.1)?);
                 }
             }
             _ => {}
@@ -170,6 +230,14 @@ pub struct DumpAssembler {
 impl DumpAssembler {
     pub fn add(&mut self, msg: &GenlMsg) -> Result<(), ParseError> {
         parse_device(msg, &mut self.dev)
+    }
+
+    /// [`Self::add`] on a received generic netlink payload (header and attributes), parsed in place.
+    pub fn add_bytes(&mut self, genl: &[u8]) -> Result<(), ParseError> {
+        let attrs = genl
+            .get(4..)
+            .ok_or(ParseError::Bad("generic netlink header"))?;
+        parse_device_bytes(attrs, &mut self.dev)
     }
 
     /// The device with split peers merged; a zero preshared key becomes "none".

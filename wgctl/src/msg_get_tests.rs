@@ -178,3 +178,37 @@ fn malformed_peer_is_an_error() {
     let mut d = Device::default();
     assert!(parse_device(&m, &mut d).is_err());
 }
+
+/// The dump as wgctl receives it (generic netlink payloads, parsed in place) gives the same device, and every
+/// truncation of such a payload is refused or parsed without panicking.
+#[test]
+fn received_payloads_parse_in_place() {
+    let k = kernel_with(20, 300);
+    let msgs = k.dump(4096);
+    let payloads: Vec<Vec<u8>> = msgs
+        .iter()
+        .map(|m| {
+            attr::to_vec(&attr::wrap(0x20, NlmF::MULTI, 1, m.clone()).unwrap()).unwrap()[16..]
+                .to_vec()
+        })
+        .collect();
+    let mut a = DumpAssembler::default();
+    for p in &payloads {
+        a.add_bytes(p).unwrap();
+    }
+    assert_eq!(a.finish(), k.device());
+    let p = &payloads[0];
+    let mut refused = 0;
+    for cut in 0..p.len().min(600) {
+        let mut d = Device::default();
+        if DumpAssembler::default().add_bytes(&p[..cut]).is_err()
+            || parse_device_bytes(p.get(4..cut).unwrap_or(&[]), &mut d).is_err()
+        {
+            refused += 1;
+        }
+    }
+    assert!(refused > 0);
+    let mut bad = p.clone();
+    bad[4..6].copy_from_slice(&3u16.to_ne_bytes()); // an attribute shorter than its header
+    assert!(DumpAssembler::default().add_bytes(&bad).is_err());
+}
