@@ -475,7 +475,10 @@ fn teardown(wg: &Arc<Device>) {
     // No more packets are admitted (sockets closed, peers dead): drain the workqueue (handshakes and the
     // pipeline), then drop what came back.
     wg.stop_workers();
-    drop(core::mem::replace(&mut *wg.crypt_waiters.lock(), Slots::new()));
+    // Take the list out first and drop it after the guard: the last reference to a removed peer may be in it, and
+    // `Peer::drop` takes the peer's rings, which rank before crypt_waiters (tx_ring -> crypt_tx -> crypt_waiters).
+    let waiters = core::mem::replace(&mut *wg.crypt_waiters.lock(), Slots::new());
+    drop(waiters);
     for p in peers.iter() {
         p.purge_rings();
     }

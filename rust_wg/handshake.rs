@@ -111,6 +111,12 @@ fn install_keypair(
         }
     };
     let old_entry = wg.index.lock().replace(index, Entry::new(hs, Some(kp.clone())));
+    if old_entry.is_none() {
+        // No memory to repoint the index at the keypair: a session whose index finds no keypair could never
+        // receive, so give it up like a failed allocation above (the next handshake makes a new one).
+        drop(wg.index.lock().remove(index));
+        return Err(ENOMEM);
+    }
     drop(old_entry);
     let released = peer.keypairs.lock().add(kp.clone(), initiator);
     {
