@@ -65,15 +65,6 @@ else
 	accel=(--disable-kvm)
 fi
 
-# On the debug kernel (KASAN, lockdep under TCG) udevd's coldplug never settles within virtme-ng-init's fixed 300 s,
-# the script I/O port links are missing anyway and the guest falls back to the console: hide udevd there (an empty
-# directory over /usr/lib/systemd, where /lib/systemd/systemd-udevd lives too) and save those minutes per boot.
-# RUST_WG_UDEV=1 keeps it.
-if [ "$variant" = debug ] && [ "${RUST_WG_UDEV:-0}" != 1 ]; then
-	mkdir -p "$RUST_WG_CACHE/empty"
-	rwdirs+=(--rodir "/usr/lib/systemd=$RUST_WG_CACHE/empty")
-fi
-
 # virtme-ng mounts a tmpfs over /var/cache in the guest; the cache holds the build tree and installed modules.
 args=(--run "$image" "${accel[@]}" --cpus "$cpus" --memory "$memory" --rodir "$RUST_WG_CACHE=$RUST_WG_CACHE" "${rwdirs[@]}"
 	--append "panic_on_warn=1 oops=panic softlockup_panic=0 hung_task_panic=0 nmi_watchdog=0" "${extra[@]}")
