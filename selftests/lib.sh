@@ -11,6 +11,15 @@ set -euo pipefail
 
 KSFT_SKIP=4
 
+# RWG_TIME_FACTOR (set by run.sh: 1 on the normal kernel, 6 on the debug kernel): how many times slower this kernel
+# runs a test. Waits that only give the system time (tries of a handshake ping, polls for a state change, the timeout
+# of a transfer) are stretched with `slow N`; limits that only measure speed are divided by it; what a check
+# asserts (order, loss, leaks, counters) is the same at any factor. Only scale what is timing-bound.
+RWG_TIME_FACTOR=${RWG_TIME_FACTOR:-1}
+slow() { echo $(($1 * RWG_TIME_FACTOR)); }
+# slow_sleep SECONDS: sleep SECONDS (fractions allowed) times RWG_TIME_FACTOR.
+slow_sleep() { sleep "$(awk -v s="$1" -v f="$RWG_TIME_FACTOR" 'BEGIN { print s * f }')"; }
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit $KSFT_SKIP; }
 log() { echo "# $*"; }
@@ -139,10 +148,11 @@ wg_pair() {
 	ip -n "$NS2" link set wg0 up
 }
 
-# wait_ping NS ADDR [TRIES]: the first packets wait for the handshake (X25519 is slow under TCG); allow 20 s.
+# wait_ping NS ADDR [TRIES]: the first packets wait for the handshake (X25519 is slow under TCG); allow 20 s (times
+# RWG_TIME_FACTOR, as are given TRIES).
 wait_ping() {
 	local i
-	for i in $(seq 1 "${3:-20}"); do
+	for i in $(seq 1 "$(slow "${3:-20}")"); do
 		ip netns exec "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
 	done
 	return 1

@@ -80,9 +80,9 @@ diag() {
 }
 fail_diag() { diag >&2 || true; fail "$@"; }
 sum() { echo $(($(stat tx_packets) + $(stat tx_dropped) + $(stat tx_errors))); }
-settle() { # wait until wg0's transmit counters stop moving
+settle() { # wait until wg0's transmit counters stop moving (30 s, lib.sh: slow)
 	local prev=-1 now i
-	for i in $(seq 1 30); do
+	for i in $(seq 1 "$(slow 30)"); do
 		now=$(sum)
 		[ "$now" = "$prev" ] && return 0
 		prev=$now
@@ -120,7 +120,7 @@ p1=$!
 wait $p0 || fail "sender 0 failed"
 wait $p1 || fail "sender 1 failed"
 sent=$(($(cat "$RESULTS/75-sent0") + $(cat "$RESULTS/75-sent1")))
-settle || fail_diag "wg0 still sending after 30 s"
+settle || fail_diag "wg0 still sending after $(slow 30) s"
 log "burst of $sent datagrams to $K peers: $(stat tx_packets) sent, $(stat tx_dropped) dropped," \
 	"$(stat tx_errors) errors in total; $(($(sum) - before)) of the burst accounted for"
 ((sent >= K * ROUNDS / 2)) || fail "only $sent datagrams sent"
@@ -129,7 +129,7 @@ log "burst of $sent datagrams to $K peers: $(stat tx_packets) sent, $(stat tx_dr
 declare -A tx0
 while read -r key _ tx; do tx0[$key]=$tx; done < <(n1 wg show wg0 transfer)
 n1 bash -c "for j in \$(seq 1 $K); do echo x >/dev/udp/10.75.1.\$j/9; done"
-settle || fail_diag "wg0 still sending after 30 s"
+settle || fail_diag "wg0 still sending after $(slow 30) s"
 stuck=0 peers_stuck=0
 while read -r key _ tx; do
 	d=$((tx - ${tx0[$key]}))
