@@ -116,7 +116,7 @@ impl Staging {
     /// Appends `skb` to the queue of its flow; over the bound, drops from the longest flow and returns the dropped
     /// packet.
     pub(crate) fn enqueue(&self, mut skb: SkBuff) -> Option<SkBuff> {
-        let f = skb.hash() as usize % FLOWS;
+        let f = Self::flow_of(&mut skb);
         let len = skb.len() as u32;
         let mut s = self.sched.lock();
         self.flows[f].enqueue(skb);
@@ -139,8 +139,19 @@ impl Staging {
         Some(old)
     }
 
-    /// Takes the next packet in fair order.
-    pub(crate) fn dequeue(&self) -> Option<SkBuff> {
+    /// The flow queue `skb` belongs to (by its flow hash).
+    pub(crate) fn flow_of(skb: &mut SkBuff) -> usize {
+        skb.hash() as usize % FLOWS
+    }
+
+    /// Whether flow queue `f` holds no packet.
+    pub(crate) fn flow_is_empty(&self, f: usize) -> bool {
+        let _s = self.sched.lock();
+        self.flows[f % FLOWS].is_empty()
+    }
+
+    /// Takes the next packet in fair order, with its flow queue.
+    pub(crate) fn dequeue(&self) -> Option<(SkBuff, usize)> {
         let mut s = self.sched.lock();
         loop {
             let (f, from_new) = match s.new_flows.front() {
@@ -165,7 +176,7 @@ impl Staging {
                     s.bytes[f] = s.bytes[f].saturating_sub(len);
                     s.deficit[f] -= len as i32;
                     s.packets -= 1;
-                    return Some(skb);
+                    return Some((skb, f));
                 }
                 None => {
                     if from_new {
