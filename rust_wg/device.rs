@@ -585,13 +585,12 @@ impl LinkOps for DevPriv {
         dev.set_min_mtu(68);
         dev.set_max_mtu(65535 - 40 - 8 - 32);
         dev.keep_dst();
-        // `seal` finishes the inner checksum of CHECKSUM_PARTIAL packets before encrypting, as the C driver does, so
-        // HW_CSUM (and with it TSO super-packets) could be advertised like in C. It is not yet: with HW_CSUM, test 59
-        // passed on the pipeline before the receive AQM (aqm.rs) was merged, and failed after (TCP over outer veths
-        // without checksum offload stalled); until that is understood, the core finishes checksums and segments TCP
-        // before `ndo_start_xmit`.
+        // Like the C driver: the stack may hand us CHECKSUM_PARTIAL packets and TSO/GSO super-packets (HW_CSUM lets
+        // the core keep TSO on); `xmit` segments in software and `seal` finishes the inner checksum before
+        // encrypting (test 59 sends TCP over outer veths without checksum offload).
         dev.add_features(
             dev::features::SG
+                | dev::features::HW_CSUM
                 | dev::features::RXCSUM
                 | dev::features::HIGHDMA
                 | dev::features::GSO
