@@ -34,9 +34,9 @@
 /// with IP, UDP and RTP), DNS, TCP acknowledgements, interactive keystrokes.
 pub const EXPRESS_MAX_LEN: usize = 256;
 /// Express packets per second per tag.
-pub const EXPRESS_RATE: u64 = 4000;
+pub const EXPRESS_RATE: u64 = 500;
 /// Express packets a tag may pass at once after a pause.
-pub const EXPRESS_BURST: u64 = 32;
+pub const EXPRESS_BURST: u64 = 16;
 /// Tags per [`Express`] (the transmit side's flow buckets; a bit mask holds which are in the pipeline).
 pub const EXPRESS_TAGS: usize = 32;
 

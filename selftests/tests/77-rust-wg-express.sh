@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # rust_wg's express lane (rust_wg/proto/express.rs: small packets of sparse flows are sealed and opened inline,
 # skipping the crypt workers and the ordered rings), both sides rustwg_alt.ko configured with wgctl:
-# - bursts of small datagrams (back to back, beyond the express lane's burst of 32) arrive without reordering,
+# - bursts of small datagrams (back to back, beyond the express lane's burst of 16) arrive without reordering,
 #   both ways;
 # - pings of a small flow cross while a bulk TCP flow runs, none lost, and the peers' statistics at deletion show
 #   packets through the express lane on transmit and on receive;
@@ -119,8 +119,8 @@ log "express: $tx_sum transmitted, $rx_sum received"
 [ "$tx_sum" -gt 20 ] || fail "no packets went through the transmit express lane"
 [ "$rx_sum" -gt 20 ] || fail "no packets went through the receive express lane"
 # How many of the bursts took the express lane (wge1's small packets are the 1to2 bursts, the pings and a few TCP
-# control packets). Under TCG the inline crypto itself keeps one sender under the lane's rate (4000/s), so all of
-# them may; the rate bound and the switching rules are unit-tested on the host (rust_wg/proto/express.rs).
+# control packets). The rate bound and the switching rules are unit-tested on the host (rust_wg/proto/express.rs);
+# how fast a sender is under TCG varies too much to assert the share here.
 tx1=$(echo "$q" | sed -nE 's/.*wge1: .* ([0-9]+) express; rx .*/\1/p')
 log "wge1: ${tx1:-?} packets through the transmit express lane, $(cat "$tmp/sent-1to2") datagrams in the bursts"
 rmmod rustwg_alt || fail "rmmod rustwg_alt"
