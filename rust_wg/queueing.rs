@@ -77,13 +77,17 @@ pub(crate) enum Done {
 /// `tail - head` (wrapping) is at most `slots.len()`; `slots.len()` and `max` are powers of two, `slots.len() <=
 /// max`, and `stamps.len() == slots.len()`. The slot of sequence number `seq` is `slots[seq % slots.len()]` (and its
 /// admission time `stamps[seq % slots.len()]`). The slots from `head` up to `tail` are `Busy`, `Failed` or `Ready`,
-/// the others `Free`; `bytes` is the sum of their admission lengths, `stamps` their admission times.
+/// the others `Free`; `bytes` is the sum of their admission lengths, `stamps` their admission times. `handed_on` is
+/// at most `head` (wrapping).
 pub(crate) struct OrderRing {
     slots: KVec<Slot>,
     stamps: KVec<u64>,
     max: usize,
     head: u32,
     tail: u32,
+    /// Every packet before this one was taken by the consumer and handed on (sent or queued for delivery): the
+    /// consumer takes the next one only after it finished the previous, so `pop` moves it to `head`.
+    handed_on: u32,
     bytes: usize,
     /// Receive: when to drop at admission, from the sojourn of the packets that leave (`aqm.rs`).
     pub(crate) codel: Codel,
@@ -120,6 +124,7 @@ impl OrderRing {
             max,
             head: 0,
             tail: 0,
+            handed_on: 0,
             bytes: 0,
             codel: Codel::new(),
             inflight: InflightLimit::new(),
@@ -171,8 +176,9 @@ impl OrderRing {
     /// Whether a packet of `tag` may take the express lane at `now` (none of the tag's packets is in the ring, and
     /// the tag's rate allows it); if so, it is counted.
     pub(crate) fn may_express(&mut self, tag: usize, now: u64) -> bool {
-        let (head, tail) = (self.head, self.tail);
-        self.express.may_pass(tag, now, head, tail)
+        // Not the head: a packet the consumer popped may still be on its way, and must not be overtaken.
+        let (from, tail) = (self.handed_on, self.tail);
+        self.express.may_pass(tag, now, from, tail)
     }
 
     /// Whether another packet may be admitted (growing the ring if it is full).
@@ -220,6 +226,8 @@ impl OrderRing {
 
     /// Takes the head if its packet is done, at `now` ([`clock`]); its sojourn feeds [`OrderRing::codel`].
     pub(crate) fn pop(&mut self, now: u64) -> Option<Done> {
+        // The consumer finished with what it took before.
+        self.handed_on = self.head;
         if self.head == self.tail {
             return None;
         }
