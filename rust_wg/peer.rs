@@ -94,6 +94,9 @@ pub(crate) struct Endpoint {
     pub(crate) src6: [u8; 16],
     /// The interface to reach an IPv6 link-local `addr` through (`sin6_scope_id`), 0 otherwise.
     pub(crate) scope_id: u32,
+    /// The last send came back with another source than ours, and the route cache was reset to tell whether the
+    /// route helper gave ours up or the cache held a route for another source (see `socket::send_to_peer`).
+    pub(crate) src_suspect: bool,
 }
 
 impl Endpoint {
@@ -103,6 +106,7 @@ impl Endpoint {
         src_if4: 0,
         src6: [0; 16],
         scope_id: 0,
+        src_suspect: false,
     };
 
     /// The endpoint an authenticated packet from `src` teaches: reply to its sender, from the address it was sent
@@ -179,6 +183,11 @@ pub(crate) struct Peer {
     /// Packets the receive consumer checked, waiting for the NAPI poll.
     #[pin]
     pub(crate) deliver: SkBuffHead,
+    /// The receive consumer, parked while `deliver` is full: a reference to the peer itself, which the NAPI poll
+    /// (it gets no `Arc`) uses to queue the consumer once it has made room (`receive::park_rx`). Set only while the
+    /// peer is alive, under this lock; [`remove`] takes it, breaking the cycle.
+    #[pin]
+    pub(crate) rx_parked: SpinLockBh<Option<Arc<Peer>>>,
     /// The CPU the consumers run on (the C `serial_work_cpu`), so that a peer's packets enter one CPU's backlog.
     pub(crate) serial_cpu: u32,
     /// Bytes received and sent, for netlink.
@@ -268,6 +277,7 @@ impl Peer {
                 tx_work <- kernel::new_work!("wg-rust-tx"),
                 napi <- Napi::new(),
                 deliver <- SkBuffHead::new(),
+                rx_parked <- new_spinlock_bh!(None),
                 rx_work <- kernel::new_work!("wg-rust-rx"),
                 serial_cpu,
                 rx_bytes: AtomicU64::new(0),
@@ -433,6 +443,7 @@ impl Peer {
             e.src4 = [0; 4];
             e.src_if4 = 0;
             e.src6 = [0; 16];
+            e.src_suspect = false;
         }
         self.dst_cache.reset();
     }
@@ -464,4 +475,7 @@ pub(crate) fn remove(wg: &Device, peer: &Arc<Peer>) {
     // Waits for a running poll; drops the context's references to the peer and the device.
     peer.napi.del();
     peer.deliver.purge();
+    // A consumer parked before the peer died (none parks after: `park_rx` checks under this lock).
+    let parked = peer.rx_parked.lock().take();
+    drop(parked);
 }

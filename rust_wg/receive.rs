@@ -213,6 +213,9 @@ pub(crate) fn decrypt(job: Job) {
 /// bound on its per-peer receive queue, which its poll empties, covers both).
 pub(crate) const MAX_DELIVER: usize = crate::queueing::PEER_RING;
 
+/// A consumer parked on a full delivery queue is woken by the poll that takes the queue below this.
+const RESUME_DELIVER: usize = MAX_DELIVER / 2;
+
 /// The receive consumer (the C `wg_packet_rx_poll`): takes the peer's opened packets in order, on its serial CPU.
 fn receive_in_order(peer: &Arc<Peer>) {
     let mut done = 0;
@@ -234,10 +237,34 @@ fn receive_in_order(peer: &Arc<Peer>) {
         let _bh = rcu::read_lock_bh();
         peer.napi.schedule();
     }
-    if done == CONSUMER_BUDGET || (full && peer.alive()) {
+    if full {
+        // The poll wakes the consumer once it has made room (requeueing here until then would spin against the
+        // poll, which may be left to ksoftirqd, on the same CPU).
+        if !park_rx(peer) {
+            peer.kick_rx();
+        }
+    } else if done == CONSUMER_BUDGET {
         // More may be ready: yield (to the poll, too), then continue.
         peer.kick_rx();
     }
+}
+
+/// Parks the receive consumer of `peer` until its poll has taken the delivery queue below [`RESUME_DELIVER`].
+/// Returns `false` if the queue already is below (the caller continues), `true` if parked or the peer is dead.
+///
+/// No lost wakeup: the poll dequeues before it looks at `rx_parked`, under that lock, and the check here is made
+/// under the same lock. No cycle left behind: a dead peer is not parked (checked under the lock), and `remove`,
+/// having marked the peer dead, takes what was parked before.
+fn park_rx(peer: &Arc<Peer>) -> bool {
+    let mut parked = peer.rx_parked.lock();
+    if !peer.alive() {
+        return true;
+    }
+    if peer.deliver.len() < RESUME_DELIVER {
+        return false;
+    }
+    *parked = Some(peer.clone());
+    true
 }
 
 impl WorkItem<4> for Peer {
@@ -378,6 +405,13 @@ impl NapiPoll for Peer {
             };
             ctx.gro_receive(skb);
             n += 1;
+        }
+        if this.deliver.len() < RESUME_DELIVER {
+            // Room again: wake the consumer if it waits for that (see `park_rx`).
+            let parked = this.rx_parked.lock().take();
+            if let Some(peer) = parked {
+                peer.kick_rx();
+            }
         }
         if n < budget {
             ctx.complete_done(n);

@@ -4,8 +4,8 @@
 //! socket.c), and sending a finished datagram to a peer's endpoint.
 
 use crate::device::Device;
-use crate::peer::Peer;
-use crate::proto::addr::IpAddr;
+use crate::peer::{Endpoint, Peer};
+use crate::proto::addr::{IpAddr, SocketAddr};
 use crate::receive::Source;
 use kernel::{
     error::code::*,
@@ -90,23 +90,69 @@ pub(crate) fn send_to_peer(peer: &Peer, skb: SkBuff) -> Result {
     if r.is_ok() {
         peer.tx_stats(len as usize);
     }
-    // The socket layer reports a source it had to give up as a different one (the route's choice after a new
-    // lookup, or none): forget ours, unless the endpoint changed meanwhile.
-    let forget4 = ep.src4 != [0; 4] && (src4.addr != ep.src4 || src4.ifindex != ep.src_if4);
-    let forget6 = ep.src6 != [0; 16] && src6 != ep.src6;
-    if forget4 || forget6 {
-        let mut e = peer.endpoint.lock();
-        if e.addr == Some(addr) && e.src4 == ep.src4 && e.src6 == ep.src6 {
-            if forget4 {
-                e.src4 = [0; 4];
-                e.src_if4 = 0;
-            }
-            if forget6 {
-                e.src6 = [0; 16];
-            }
+    source_outcome(peer, &ep, addr, src4, src6);
+    r
+}
+
+/// Keeps or forgets the endpoint's source address after a send that started from the snapshot `ep`, from what the
+/// route helper handed back (`src4`, `src6`).
+///
+/// Only a source the helper gave up is forgotten (the C driver forgets it at exactly those points). IPv4 with a
+/// known interface says so exactly: the helper zeroes the interface when it gives the source up, and never
+/// otherwise. Elsewhere (IPv6, IPv4 learnt without an interface) a different source comes back both when the helper
+/// gave ours up (no longer local) and when the route cache held a route filled for another source: a send that
+/// started before the endpoint changed can fill the cache after the change reset it, and a cached route comes back
+/// with the source it was filled for. So a first mismatch only resets the cache and marks the source suspect; the
+/// next send looks the route up with our source, and only if that one gives it up too is it forgotten. A cache
+/// holding another source's route (also in the exact IPv4 case) is reset, so that ours is used again.
+fn source_outcome(peer: &Peer, ep: &Endpoint, addr: SocketAddr, src4: Src4, src6: [u8; 16]) {
+    let mut stale_cache = false;
+    let (mut gave_up4, mut maybe4) = (false, false);
+    if ep.src4 != [0; 4] {
+        if ep.src_if4 != 0 {
+            gave_up4 = src4.ifindex == 0;
+            stale_cache = !gave_up4 && src4.addr != ep.src4;
+        } else {
+            maybe4 = src4.addr != ep.src4;
         }
     }
-    r
+    let maybe6 = ep.src6 != [0; 16] && src6 != ep.src6;
+    let maybe = maybe4 || maybe6;
+    if !(gave_up4 || maybe || stale_cache || ep.src_suspect) {
+        return;
+    }
+    {
+        let mut e = peer.endpoint.lock();
+        // Only the endpoint the send started from is judged (it may have been relearnt meanwhile).
+        if e.addr != Some(addr) || e.src4 != ep.src4 || e.src_if4 != ep.src_if4 || e.src6 != ep.src6 {
+            return;
+        }
+        if gave_up4 {
+            e.src4 = [0; 4];
+            e.src_if4 = 0;
+        }
+        if maybe {
+            if e.src_suspect {
+                // Given up again by a send that looked the route up with it: gone for good.
+                if maybe4 {
+                    e.src4 = [0; 4];
+                }
+                if maybe6 {
+                    e.src6 = [0; 16];
+                }
+                e.src_suspect = false;
+            } else {
+                e.src_suspect = true;
+                stale_cache = true;
+            }
+        } else {
+            // Ours came back: it was the cache.
+            e.src_suspect = false;
+        }
+    }
+    if stale_cache {
+        peer.dst_cache.reset();
+    }
 }
 
 /// Sends `skb` back to where a datagram came from, without a peer (cookie replies), from the local address that

@@ -28,10 +28,10 @@ tunnel_up() {
 	wait_tunnel "$NS1" 10.99.0.2 || fail "no handshake through the tunnel"
 }
 
-# wait_tunnel NS ADDR: the first ping waits for the handshake (X25519 is slow under TCG); allow 30 s.
+# wait_tunnel NS ADDR: the first ping waits for the handshake (X25519 is slow under TCG); allow 30 s (lib.sh: slow).
 wait_tunnel() {
 	local i
-	for i in $(seq 1 30); do
+	for i in $(seq 1 "$(slow 30)"); do
 		ip netns exec "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
 	done
 	return 1

@@ -30,6 +30,13 @@ while (($#)); do
 done
 
 kbuild=$(VARIANT=$variant "$top/scripts/kernel.sh" path)
+# RWG_TIME_FACTOR: how many times slower than the normal kernel a test runs on this one. The debug kernel's KASAN,
+# lockdep and object tracking make a TCG guest 5-10 times slower. Every test's timeout is multiplied by it, and tests
+# stretch their timing-bound waits with it (lib.sh: slow); what a test asserts does not change. 1 on the normal kernel.
+if [ -z "${RWG_TIME_FACTOR:-}" ]; then
+	case "$variant" in debug) RWG_TIME_FACTOR=6 ;; *) RWG_TIME_FACTOR=1 ;; esac
+fi
+[[ $RWG_TIME_FACTOR =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: RWG_TIME_FACTOR must be a positive integer" >&2; exit 2; }
 results=$(mktemp -d "${TMPDIR:-/tmp}/rust_wg-vm.XXXXXX")
 chmod 777 "$results"
 
@@ -50,18 +57,20 @@ WGCTL=${WGCTL:-$top/wgctl/target/release/wgctl}
 RUST_WG_KO=$top/rust_wg/rust_wg.ko
 TEST_TIMEOUT=$timeout
 VARIANT=$variant
+RWG_TIME_FACTOR=$RWG_TIME_FACTOR
 TESTS="${tests[*]}"
 TESTS_DIR=$tests_dir
 RUST_WG_GO_INTEROP=${RUST_WG_GO_INTEROP:-0}
 EOT
 
-echo "vm: ${#tests[@]} tests, kernel $kbuild, results $results"
+echo "vm: ${#tests[@]} tests, kernel $kbuild, results $results, time factor $RWG_TIME_FACTOR"
 # The whole run is bounded: a hung guest must not hang CI.
 total_timeout=$(((${#tests[@]} + 2) * timeout + 300))
 for name in "${tests[@]}"; do
 	extra=$(sed -n 's/^# timeout: \([0-9][0-9]*\)$/\1/p' "$tests_dir/$name.sh" | head -n 1)
 	[ -n "$extra" ] && total_timeout=$((total_timeout + extra))
 done
+total_timeout=$((total_timeout * RWG_TIME_FACTOR))
 timeout --foreground -k 10 "$total_timeout" \
 	"$top/scripts/vm.sh" --variant "$variant" --rwdir "$results" --memory "${VM_MEMORY:-2G}" \
 	--exec "bash $top/selftests/guest.sh $results/env" -- --verbose </dev/null >"$results/console.log" 2>&1
@@ -79,7 +88,12 @@ if [ -f "$results/results.txt" ]; then
 		seen[$name]=1
 		report "$name" "$status" "$detail"
 		if [ "$status" = FAIL ] && [ -f "$results/$name.log" ]; then
-			sed 's/^/    | /' "$results/$name.log" | tail -n 30
+			# A test's log ends with why it failed; kmemleak's starts with the first leak's backtrace.
+			if [ "$name" = kmemleak ]; then
+				sed 's/^/    | /' "$results/$name.log" | head -n 30
+			else
+				sed 's/^/    | /' "$results/$name.log" | tail -n 30
+			fi
 		fi
 	done < <(grep '^RESULT ' "$results/results.txt")
 fi

@@ -64,7 +64,7 @@ for i in $(seq 1 10); do ip link add "wg$i" type wireguard; done
 for i in 1 2 3; do ip link set "wg$i" up; done
 unload_rust_wg || fail "rmmod with devices present"
 ! ip link show wg1 >/dev/null 2>&1 || fail "wg1 survived rmmod"
-sleep 1
+slow_sleep 1
 created=$(dmesg_since "$mark" | grep -c ': Interface created' || true)
 destroyed=$(dmesg_since "$mark" | grep -c ': Interface destroyed' || true)
 assert_eq "$destroyed" "$created" "Interface destroyed lines (created: $created)"

@@ -38,10 +38,10 @@ peer_test() {
 	if command -v iperf3 >/dev/null; then
 		n2 iperf3 -s -D -1 -p 5201
 		sleep 0.5
-		n1 timeout 30 iperf3 -c 10.98.0.2 -p 5201 -t 2 -J >"$RESULTS/52-$what-to-rust.json" || fail "iperf3 $what -> rust_wg"
+		n1 timeout "$(slow 30)" iperf3 -c 10.98.0.2 -p 5201 -t 2 -J >"$RESULTS/52-$what-to-rust.json" || fail "iperf3 $what -> rust_wg"
 		n2 iperf3 -s -D -1 -p 5202
 		sleep 0.5
-		n1 timeout 30 iperf3 -c 10.98.0.2 -p 5202 -t 2 -R -J >"$RESULTS/52-rust-to-$what.json" || fail "iperf3 rust_wg -> $what"
+		n1 timeout "$(slow 30)" iperf3 -c 10.98.0.2 -p 5202 -t 2 -R -J >"$RESULTS/52-rust-to-$what.json" || fail "iperf3 rust_wg -> $what"
 		log "$what -> rust_wg $(bps "$RESULTS/52-$what-to-rust.json") bit/s, rust_wg -> $what $(bps "$RESULTS/52-rust-to-$what.json") bit/s"
 	fi
 	n1 wg show "$other" latest-handshakes | grep -qv '	0$' || fail "$what shows no handshake"

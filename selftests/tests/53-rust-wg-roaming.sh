@@ -18,18 +18,18 @@ trap cleanup EXIT
 load_rust_wg || fail "insmod rust_wg"
 ns_pair
 
-# wait_ping NS ADDR: the first packets wait for a handshake (X25519 is slow under TCG); allow 20 s.
+# wait_ping NS ADDR: the first packets wait for a handshake (X25519 is slow under TCG); allow 20 s (lib.sh: slow).
 wait_ping() {
 	local i
-	for i in $(seq 1 20); do
+	for i in $(seq 1 "$(slow 20)"); do
 		ip netns exec "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
 	done
 	return 1
 }
-# endpoint_is NS PEER WANT: the endpoint NS's wg0 shows for PEER becomes WANT within 10 s.
+# endpoint_is NS PEER WANT: the endpoint NS's wg0 shows for PEER becomes WANT within 10 s (lib.sh: slow).
 endpoint_is() {
 	local got i
-	for i in $(seq 1 50); do
+	for i in $(seq 1 "$(slow 50)"); do
 		got=$(ip netns exec "$1" wg show wg0 endpoints | awk -v p="$2" '$1 == p {print $2}')
 		[ "$got" = "$3" ] && return 0
 		sleep 0.2
@@ -97,6 +97,6 @@ log "roamed to IPv6"
 
 # A packet that does not authenticate does not move the endpoint: a forged data packet from another port.
 n2 bash -c 'printf "\x04\x00\x00\x00AAAABBBBBBBBCCCCCCCCCCCCCCCC" >/dev/udp/fd00:241::1/1001' || true
-sleep 0.5
+slow_sleep 0.5
 endpoint_is "$NS1" "$p2" "[fd00:241::2]:1003"
 log "unauthenticated packet ignored"

@@ -20,11 +20,11 @@ tcp_through() {
 	wait_ping "$NS1" 10.99.0.2 || fail "$1: no handshake"
 	n2 iperf3 -s -D -1 -p 5201
 	sleep 0.5
-	timeout 30 ip netns exec "$NS1" iperf3 -c 10.99.0.2 -p 5201 -n 2M -J >"$RESULTS/59-$1-1to2.json" ||
+	timeout "$(slow 30)" ip netns exec "$NS1" iperf3 -c 10.99.0.2 -p 5201 -n 2M -J >"$RESULTS/59-$1-1to2.json" ||
 		fail "$1: TCP 1->2 over outer devices without checksum offload"
 	n2 iperf3 -s -D -1 -p 5202
 	sleep 0.5
-	timeout 30 ip netns exec "$NS1" iperf3 -c 10.99.0.2 -p 5202 -n 2M -R -J >"$RESULTS/59-$1-2to1.json" ||
+	timeout "$(slow 30)" ip netns exec "$NS1" iperf3 -c 10.99.0.2 -p 5202 -n 2M -R -J >"$RESULTS/59-$1-2to1.json" ||
 		fail "$1: TCP 2->1 over outer devices without checksum offload"
 	log "$1: 2 MB each way over outer veths with tx checksum offload off"
 	ip -n "$NS1" link del wg0

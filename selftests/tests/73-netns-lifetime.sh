@@ -27,10 +27,10 @@ cleanup() {
 trap cleanup EXIT
 failures=()
 bad() { echo "FAILED: $*"; failures+=("$*"); }
-# gone CMD...: true once CMD fails, within 10 s.
+# gone CMD...: true once CMD fails, within 10 s (lib.sh: slow).
 gone() {
 	local i
-	for i in $(seq 1 50); do
+	for i in $(seq 1 "$(slow 50)"); do
 		"$@" >/dev/null 2>&1 || return 0
 		sleep 0.2
 	done

@@ -16,7 +16,8 @@
 . "$RUST_WG_TOP/selftests/lib.sh"
 
 K=${RWG_RACE_PEERS:-8}
-SECONDS_RACE=${RWG_RACE_SECONDS:-40}
+# The race must create at least 2 sessions per peer: its length is stretched on a slower kernel (lib.sh: slow).
+SECONDS_RACE=${RWG_RACE_SECONDS:-$(slow 40)}
 command -v wg >/dev/null || skip "wg (wireguard-tools) not installed"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; ns_cleanup; rust_wg_loaded && unload_rust_wg' EXIT
@@ -65,7 +66,7 @@ done
 wait "${pings[@]}" || true
 ok=$(n1 wg show wg0 latest-handshakes | awk '$2 > 0' | wc -l)
 ((ok > 0)) || fail "no handshake completed on wg0 before the race"
-log "setup: $ok of $K peers of wg0 have a session"
+log "setup: $ok of $K peers of wg0 have a session (${SECONDS}s)"
 
 end=$(($(date +%s) + SECONDS_RACE))
 export end
@@ -95,26 +96,27 @@ loop2=$!
 wait $loop1 || fail "the churn loop in $NS1 failed"
 wait $loop2 || fail "the churn loop in $NS2 failed"
 keypairs=$(grep -c 'wg0: Keypair [0-9]* created' "$klog" || true)
-log "$(cat "$tmp/rounds1") rounds on wg0, $(cat "$tmp/rounds2") on wg1..wg$K: $keypairs keypairs created on wg0"
+log "$(cat "$tmp/rounds1") rounds on wg0, $(cat "$tmp/rounds2") on wg1..wg$K: $keypairs keypairs created on wg0 (${SECONDS}s)"
 ((keypairs >= 2 * K)) || fail "only $keypairs sessions on wg0: the race was not exercised"
 
 # All peers go; wg0 stays. Every peer wg0 ever had must be freed now (work and RCU callbacks finish quickly).
 n1 wg set wg0 $remove || fail "final removal"
 created=$(sed -n 's/.*wg0: Peer \([0-9]*\) created.*/\1/p' "$klog" | sort)
-for i in $(seq 1 20); do
+for i in $(seq 1 "$(slow 20)"); do
 	destroyed=$(sed -n 's/.*wg0: Peer \([0-9]*\) destroyed.*/\1/p' "$klog" | sort)
 	[ "$created" = "$destroyed" ] && break
 	sleep 0.5
 done
 left=$(comm -23 <(echo "$created") <(echo "$destroyed") | tr '\n' ' ')
 [ -z "$left" ] || fail "peers of wg0 removed but never freed (leaked): $left"
-log "$(wc -l <<<"$created") peers of wg0 created, removed and freed"
+log "$(wc -l <<<"$created") peers of wg0 created, removed and freed (${SECONDS}s)"
 
 ip -n "$NS1" link del wg0
 for j in $(seq 1 "$K"); do ip -n "$NS2" link del wg$j; done
 ns_cleanup
 unload_rust_wg || fail "rmmod rust_wg"
 sleep 1
+log "everything deleted, rust_wg unloaded (${SECONDS}s)"
 ! grep -q 'index entries left' "$klog" || fail "index entries left at teardown"
 # Every interface, peer and keypair logged as created is destroyed (check_objects over the followed log).
 dmesg() { cat "$klog"; }

@@ -34,6 +34,10 @@ conf=$tmp/wg0.conf
 for j in $(seq 1 "$K"); do
 	kb=$(wg genkey); pb=$(wg pubkey <<<"$kb")
 	printf 'link add wg%d type wireguard\naddr add 10.75.1.%d/32 dev wg%d\nlink set wg%d up\n' $j $j $j $j >>"$tmp/ip2"
+	# Replies from 10.75.1.j leave through wgj: ns2 has no other route to 10.75.0.1 (the /32 addresses make none,
+	# and allowed-ips are not routes), so without this rule a ping from ns1 gets no echo reply whatever wg0 does.
+	printf 'rule add from 10.75.1.%d table %d\nroute add 10.75.0.1/32 dev wg%d table %d\n' $j $((100 + j)) $j \
+		$((100 + j)) >>"$tmp/ip2"
 	# The keepalives keep wg0 from starting new handshakes ("stopped hearing back") after the burst.
 	echo "wg set wg$j private-key <(echo $kb) listen-port $((52000 + j)) peer $PA endpoint 192.168.241.1:51820" \
 		"allowed-ips 10.75.0.1/32 persistent-keepalive 1" >>"$tmp/wg2"
@@ -55,11 +59,30 @@ done
 sleep 2
 
 stat() { n1 cat /sys/class/net/wg0/statistics/"$1"; }
-stat() { n1 cat /sys/class/net/wg0/statistics/"$1"; }
+# What a failure after the burst needs to be explained: both sides' per-peer counters and handshakes, every
+# device's statistics, and the kernel's last words.
+diag() {
+	local d
+	echo "--- ns1 wg0 (peer, rx bytes, tx bytes, latest handshake):"
+	join <(n1 wg show wg0 transfer | sort) <(n1 wg show wg0 latest-handshakes | sort) | awk '{print substr($1, 1, 8), $2, $3, $4}'
+	echo "--- ns1 wg0 statistics:"
+	for d in rx_packets rx_dropped rx_errors tx_packets tx_dropped tx_errors; do printf '%s=%s ' $d "$(stat $d)"; done
+	echo
+	echo "--- ns2 wgj (rx bytes, tx bytes, latest handshake; rx/tx packets, dropped, errors):"
+	for d in $(seq 1 "$K"); do
+		printf 'wg%s %s %s  ' "$d" "$(n2 wg show wg$d transfer | awk '{print $2, $3}')" "$(n2 wg show wg$d latest-handshakes | awk '{print $2}')"
+		n2 awk '{printf "%s ", $1}' /sys/class/net/wg$d/statistics/{rx_packets,tx_packets,rx_dropped,tx_dropped,rx_errors,tx_errors}
+		echo
+	done
+	echo "--- veth: $(n1 ip -s -o link show veth1 | tr -s ' ' | cut -c 1-400)"
+	echo "--- dmesg tail:"
+	dmesg | tail -n 25
+}
+fail_diag() { diag >&2 || true; fail "$@"; }
 sum() { echo $(($(stat tx_packets) + $(stat tx_dropped) + $(stat tx_errors))); }
-settle() { # wait until wg0's transmit counters stop moving
+settle() { # wait until wg0's transmit counters stop moving (30 s, lib.sh: slow)
 	local prev=-1 now i
-	for i in $(seq 1 30); do
+	for i in $(seq 1 "$(slow 30)"); do
 		now=$(sum)
 		[ "$now" = "$prev" ] && return 0
 		prev=$now
@@ -67,6 +90,13 @@ settle() { # wait until wg0's transmit counters stop moving
 	done
 	return 1
 }
+# Peers of wg0 that do not answer a ping (all pinged at once).
+unreachable() {
+	n1 bash -c "for j in \$(seq 1 $K); do ping -c 1 -W 5 10.75.1.\$j >/dev/null 2>&1 || echo \$j & done; wait" | wc -l
+}
+bad=$(unreachable)
+[ "$bad" = 0 ] || fail_diag "$bad peers unreachable before the burst"
+settle || fail_diag "wg0 still sending after 30 s"
 before=$(sum)
 cat >"$RESULTS/75-send.py" <<'EOF'
 import socket, sys
@@ -90,7 +120,7 @@ p1=$!
 wait $p0 || fail "sender 0 failed"
 wait $p1 || fail "sender 1 failed"
 sent=$(($(cat "$RESULTS/75-sent0") + $(cat "$RESULTS/75-sent1")))
-settle || fail "wg0 still sending after 30 s"
+settle || fail_diag "wg0 still sending after $(slow 30) s"
 log "burst of $sent datagrams to $K peers: $(stat tx_packets) sent, $(stat tx_dropped) dropped," \
 	"$(stat tx_errors) errors in total; $(($(sum) - before)) of the burst accounted for"
 ((sent >= K * ROUNDS / 2)) || fail "only $sent datagrams sent"
@@ -99,7 +129,7 @@ log "burst of $sent datagrams to $K peers: $(stat tx_packets) sent, $(stat tx_dr
 declare -A tx0
 while read -r key _ tx; do tx0[$key]=$tx; done < <(n1 wg show wg0 transfer)
 n1 bash -c "for j in \$(seq 1 $K); do echo x >/dev/udp/10.75.1.\$j/9; done"
-settle || fail "wg0 still sending after 30 s"
+settle || fail_diag "wg0 still sending after $(slow 30) s"
 stuck=0 peers_stuck=0
 while read -r key _ tx; do
 	d=$((tx - ${tx0[$key]}))
@@ -109,8 +139,8 @@ while read -r key _ tx; do
 		stuck=$((stuck + d / 1348))
 	fi
 done < <(n1 wg show wg0 transfer)
-((peers_stuck == 0)) || fail "$peers_stuck peers had about $stuck packets stuck in staging until their next packet"
+((peers_stuck == 0)) || fail_diag "$peers_stuck peers had about $stuck packets stuck in staging until their next packet"
 log "no staged packet was left behind"
-# And the tunnel still works for every peer.
-bad=$(n1 bash -c "b=0; for j in \$(seq 1 $K); do ping -c 1 -W 5 10.75.1.\$j >/dev/null 2>&1 || b=\$((b + 1)); done; echo \$b")
-[ "$bad" = 0 ] || fail "$bad peers unreachable after the burst"
+# And the tunnel still works for every peer (as it did before the burst).
+bad=$(unreachable)
+[ "$bad" = 0 ] || fail_diag "$bad peers unreachable after the burst"
