@@ -28,6 +28,8 @@ note "guest up $(cut -d' ' -f1 /proc/uptime)s after boot"
 # A kernel warning in one slot must not end the whole run (scripts/vm.sh boots with panic_on_warn=1): the guest
 # carries on and the slot's status says so. The kernel log is kept as it comes (dmesg.txt).
 sysctl -qw kernel.panic_on_warn=0 || true
+# Receive timestamping stays on for the whole run (TCG and live-patched static keys, see the tool).
+"$RUST_WG_TOP/selftests/tools/hold-netstamp" || echo "hold-netstamp failed" >&2
 # The kernel log, as it comes (a slot that crashes the guest leaves its trace here).
 stdbuf -oL dmesg -w >"$OUT/dmesg-live.txt" 2>&1 &
 DMESG_PID=$!
@@ -285,12 +287,18 @@ measure_traffic() { # DIR
 	iperf "$d/udp64.json" -t "$DUR" -u -b 0 -l 36
 	iperf "$d/udp1420.json" -t "$DUR" -u -b 0 -l 1392
 	probe "$d/rtt_idle.json"
-	# Latency under load: one bulk TCP flow saturates the path while the small flow runs through it.
+	# Latency under load: one bulk TCP flow saturates the path while the small flow runs through it. The probe
+	# connects first (its open exchange timed out behind wireguard-go's bulk queue), then the bulk flow starts; the
+	# report counts the probes sent from 2 s after the bulk flow's start (rtt_load_start.txt, ns) on.
+	n1 timeout -k 5 $((RTT_DUR + 70)) irtt client -i 20ms -d "$((RTT_DUR + 2))s" -l 172 -q --timeouts=1s,2s,4s,8s \
+		-o "$d/rtt_load.json" "$DST" >"$d/rtt_load_irtt.txt" 2>&1 &
+	local probe_pid=$!
+	wait_until 16 grep -qiE "connected|established" "$d/rtt_load_irtt.txt" || note "irtt under load: not connected after 16 s"
+	date +%s%N >"$d/rtt_load_start.txt"
 	n1 taskset -c 0 timeout -k 5 $((RTT_DUR + 50)) iperf3 -c "$DST" -J -t $((RTT_DUR + 4)) \
 		>"$d/rtt_load_bulk.json" 2>>"$OUT/guest.log" &
 	local bulk=$!
-	sleep 2
-	probe "$d/rtt_load.json"
+	wait "$probe_pid" || note "irtt failed ($d/rtt_load.json): $(tail -n2 "$d/rtt_load_irtt.txt" | tr '\n' ' ')"
 	wait "$bulk" || note "bulk flow under the latency probe failed"
 }
 

@@ -17,6 +17,7 @@ teardown() {
 }
 trap teardown EXIT
 wait_until() { local n=$(($1 * 5)); shift; while ((n-- > 0)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
+listening() { n2 ss -Hln"$1" "sport = :$2" | grep -q .; } # t|u PORT: a socket in ns2 listens there
 wg genkey >"$TMPD/k1"; wg genkey >"$TMPD/k2"
 P1=$(wg pubkey <"$TMPD/k1"); P2=$(wg pubkey <"$TMPD/k2")
 kmod wireguard || note "no C driver"
@@ -43,7 +44,9 @@ setup() { # IMPL
 	PIDS+=($!)
 	n2 irtt server -b "$DST" >/dev/null 2>>"$OUT/guest.log" &
 	PIDS+=($!)
-	sleep 1
+	# Both servers listening before the first client (round 1's probe failed at once without this).
+	wait_until 10 listening t 5201 || note "iperf3 server not listening"
+	wait_until 10 listening u 2112 || note "irtt server not listening"
 }
 for r in $(seq 1 "$ROUNDS"); do
 	for impl in $IMPLS; do

@@ -135,12 +135,22 @@ def percentile(sorted_vals, p):
     return sorted_vals[k]
 
 
-def irtt_samples(path):
-    """(sorted RTTs in ms, loss in %, packets sent) of one irtt run, or Nones."""
+def irtt_samples(path, since_ns=None):
+    """(sorted RTTs in ms, loss in %, packets sent) of one irtt run, or Nones; with `since_ns` (wall clock), only
+    the probes sent from then on."""
     j = load_json(path)
     if not j or not j.get("round_trips"):
         return None, None, None
     rts = j["round_trips"]
+    if since_ns is not None:
+        def sent_at(rt):
+            try:
+                return rt["timestamps"]["client"]["send"]["wall"]
+            except (KeyError, TypeError):
+                return 0
+        rts = [rt for rt in rts if sent_at(rt) >= since_ns]
+        if not rts:
+            return None, None, None
     rtts = sorted(rt["delay"]["rtt"] / 1e6 for rt in rts if "rtt" in (rt.get("delay") or {}))
     return rtts, 100.0 * (len(rts) - len(rtts)) / len(rts), len(rts)
 
@@ -300,7 +310,13 @@ def main():
             for size in ("64", "1420"):
                 m["udp%s_tx_pps" % size], m["udp%s_rx_pps" % size] = iperf_udp(os.path.join(d, "udp%s.json" % size))
             for kind in ("idle", "load"):
-                rtts, loss, sent = irtt_samples(os.path.join(d, "rtt_%s.json" % kind))
+                # Under load the probe starts before the bulk flow (guest.sh): count from 2 s after its start.
+                since = None
+                try:
+                    since = int(open(os.path.join(d, "rtt_%s_start.txt" % kind)).read().split()[0]) + 2_000_000_000
+                except (OSError, ValueError, IndexError):
+                    pass
+                rtts, loss, sent = irtt_samples(os.path.join(d, "rtt_%s.json" % kind), since)
                 m["rtt_%s_sent" % kind] = sent
                 if rtts:
                     cdf_samples[impl][kind] += rtts

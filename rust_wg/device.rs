@@ -180,6 +180,10 @@ pub(crate) struct Device {
     pub(crate) crypt_waiters: SpinLockBh<Slots<Arc<Peer>>>,
     /// Set while `crypt_waiters` may be non-empty, so workers need not take its lock for every job.
     pub(crate) crypt_wake: AtomicBool,
+    /// Set while a packet of this device is sent through the express lane (`send::express`): a packet the device
+    /// sends that is routed into the device again (a route loop through the tunnel) takes the pipeline instead of
+    /// nesting on the stack.
+    pub(crate) express_busy: AtomicBool,
 }
 
 kernel::impl_has_work! {
@@ -581,13 +585,12 @@ impl LinkOps for DevPriv {
         dev.set_min_mtu(68);
         dev.set_max_mtu(65535 - 40 - 8 - 32);
         dev.keep_dst();
-        // `seal` finishes the inner checksum of CHECKSUM_PARTIAL packets before encrypting, as the C driver does, so
-        // HW_CSUM (and with it TSO super-packets) could be advertised like in C. It is not yet: with HW_CSUM, test 59
-        // passed on the pipeline before the receive AQM (aqm.rs) was merged, and failed after (TCP over outer veths
-        // without checksum offload stalled); until that is understood, the core finishes checksums and segments TCP
-        // before `ndo_start_xmit`.
+        // Like the C driver: the stack may hand us CHECKSUM_PARTIAL packets and TSO/GSO super-packets (HW_CSUM lets
+        // the core keep TSO on); `xmit` segments in software and `seal` finishes the inner checksum before
+        // encrypting (test 59 sends TCP over outer veths without checksum offload).
         dev.add_features(
             dev::features::SG
+                | dev::features::HW_CSUM
                 | dev::features::RXCSUM
                 | dev::features::HIGHDMA
                 | dev::features::GSO
@@ -645,6 +648,7 @@ impl LinkOps for DevPriv {
                 crypt_cpu: kernel::cpu::RoundRobin::new(),
                 crypt_waiters <- new_spinlock_bh!(Slots::new()),
                 crypt_wake: AtomicBool::new(false),
+                express_busy: AtomicBool::new(false),
             }? Error),
             GFP_KERNEL,
         )?;

@@ -228,17 +228,19 @@ impl PinnedDrop for Peer {
             let rx = self.rx_ring.lock();
             wg_debug!(
                 self.device,
-                "Peer {} queues: tx {} packets, sojourn mean {} us max {} us, in-flight limit {} B (grown {}x); rx {} packets, sojourn mean {} us max {} us, {} AQM drops",
+                "Peer {} queues: tx {} packets, sojourn mean {} us max {} us, in-flight limit {} B (grown {}x), {} express; rx {} packets, sojourn mean {} us max {} us, {} AQM drops, {} express",
                 self.id,
                 tx.sojourns.n,
                 tx.sojourns.mean_us(),
                 tx.sojourns.max / 1000,
                 tx.inflight.limit(),
                 tx.inflight.grown,
+                tx.express.passed,
                 rx.sojourns.n,
                 rx.sojourns.mean_us(),
                 rx.sojourns.max / 1000,
-                rx.codel.drops
+                rx.codel.drops,
+                rx.express.passed
             );
         }
         wg_debug!(self.device, "Peer {} destroyed", self.id);

@@ -25,6 +25,7 @@
 //! that sequence (and, on transmit, nonce) order equals ring order. Workers and consumers hold one lock at a time.
 
 use crate::aqm::{Codel, InflightLimit, Sojourns};
+use crate::proto::express::Express;
 use crate::device::Device;
 use crate::index::Keypair;
 use crate::peer::Peer;
@@ -93,6 +94,8 @@ pub(crate) struct OrderRing {
     pub(crate) inflight: InflightLimit,
     /// How long the packets that left were in the ring.
     pub(crate) sojourns: Sojourns,
+    /// Which packets may skip the ring (`proto::express`): the caller reports the admissions of tagged packets.
+    pub(crate) express: Express,
 }
 
 /// The clock the pipeline's queue management reads (monotonic ns, fine-grained: sojourns are milliseconds).
@@ -126,6 +129,7 @@ impl OrderRing {
             codel: Codel::new(),
             inflight: InflightLimit::new(),
             sojourns: Sojourns::new(),
+            express: Express::new(),
         })
     }
 
@@ -180,6 +184,13 @@ impl OrderRing {
     /// Bytes admitted and not yet consumed (at their admission lengths).
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Whether a packet of `tag` may take the express lane at `now` (none of the tag's packets is in the ring, and
+    /// the tag's rate allows it); if so, it is counted.
+    pub(crate) fn may_express(&mut self, tag: usize, now: u64) -> bool {
+        let (head, tail) = (self.head, self.tail);
+        self.express.may_pass(tag, now, head, tail)
     }
 
     /// Whether another packet may be admitted (growing the ring if it is full).

@@ -14,6 +14,7 @@ use crate::queueing::{clock, Done, Job, CONSUMER_BUDGET};
 use crate::proto::{
     addr::{IpAddr, SocketAddr},
     crypto::TAG_LEN,
+    express::EXPRESS_MAX_LEN,
     messages::{self, DataHeader, DATA_HEADER_LEN},
 };
 use crate::{allowedips, send, timers};
@@ -143,6 +144,12 @@ fn receive_with(wg: &Arc<Device>, skb: SkBuff, hdr: DataHeader) {
         return drop_rx(wg, skb, DropReason::NOT_SPECIFIED);
     }
     let now = clock();
+    // Small messages may be opened here (`proto::express`): in order among themselves (one tag per peer), while a
+    // session needs no confirmation (which takes a mutex) and the delivery queue has room.
+    let small = skb.len() <= EXPRESS_MAX_WIRE_LEN;
+    if small && peer.deliver.len() < MAX_DELIVER && !is_next(&peer, &kp) && peer.rx_ring.lock().may_express(0, now) {
+        return express(wg, &peer, kp, skb, hdr.counter);
+    }
     let refused = {
         let mut ring = peer.rx_ring.lock();
         let mut jobs = wg.crypt_rx.lock();
@@ -155,6 +162,10 @@ fn receive_with(wg: &Arc<Device>, skb: SkBuff, hdr: DataHeader) {
             match ring.reserve(skb.len(), now) {
                 None => Some(skb),
                 Some(seq) => {
+                    if small {
+                        // Later small messages wait for this one (they may be of its flow).
+                        ring.express.admitted(0, seq);
+                    }
                     let job = Job {
                         peer: peer.clone(),
                         keypair: kp,
@@ -177,6 +188,28 @@ fn receive_with(wg: &Arc<Device>, skb: SkBuff, hdr: DataHeader) {
     match refused {
         Some(skb) => drop_rx(wg, skb, DropReason::FULL_RING),
         None => wg.kick_crypt(1),
+    }
+}
+
+/// The largest data message the express lane opens: a header, [`EXPRESS_MAX_LEN`] bytes and the tag.
+const EXPRESS_MAX_WIRE_LEN: usize = DATA_HEADER_LEN + EXPRESS_MAX_LEN + TAG_LEN;
+
+/// Whether `kp` is the peer's unconfirmed "next" keypair (its first packet promotes it, in process context).
+fn is_next(peer: &Peer, kp: &Arc<Keypair>) -> bool {
+    peer.keypairs.lock().next.as_ref().is_some_and(|n| Arc::ptr_eq(n, kp))
+}
+
+/// The receive express lane: opens a small message in softirq and delivers it through the peer's NAPI context at
+/// once, instead of through the crypt workers and the receive consumer.
+fn express(wg: &Arc<Device>, peer: &Arc<Peer>, kp: Arc<Keypair>, mut skb: SkBuff, nonce: u64) {
+    let sealed = skb.len().saturating_sub(DATA_HEADER_LEN);
+    if chacha20poly1305::decrypt_skb(&mut skb, DATA_HEADER_LEN, sealed, nonce, kp.kp.receiving_key()).is_err() {
+        return drop_rx(wg, skb, DropReason::NOT_SPECIFIED);
+    }
+    consume_data(peer, &kp, skb);
+    if !peer.deliver.is_empty() {
+        let _bh = rcu::read_lock_bh();
+        peer.napi.schedule();
     }
 }
 

@@ -12,8 +12,10 @@ use crate::device::{tx_drop, Device};
 use crate::index::Keypair;
 use crate::peer::Peer;
 use crate::queueing::{clock, Done, Job, CONSUMER_BUDGET};
+use crate::staging::Staging;
 use crate::proto::{
     addr::IpAddr,
+    express::EXPRESS_MAX_LEN,
     messages::{self, DataHeader, DATA_HEADER_LEN, REJECT_AFTER_MESSAGES},
 };
 use crate::{allowedips, socket, timers};
@@ -75,7 +77,7 @@ pub(crate) fn xmit(wg: &Arc<Device>, dev: &NetDevice, mut skb: SkBuff) {
         match skb.gso_segment(0) {
             Ok(segs) => {
                 for seg in segs {
-                    stage(&peer, seg, mtu);
+                    express_or_stage(&peer, seg, mtu);
                 }
             }
             Err(_) => {
@@ -85,9 +87,77 @@ pub(crate) fn xmit(wg: &Arc<Device>, dev: &NetDevice, mut skb: SkBuff) {
             }
         }
     } else {
-        stage(&peer, skb, mtu);
+        express_or_stage(&peer, skb, mtu);
     }
-    send_staged(&peer);
+    if !peer.staged.is_empty() {
+        send_staged(&peer);
+    }
+}
+
+/// Sends a small packet of a sparse flow right away (the express lane, `proto::express`), else stages it.
+fn express_or_stage(peer: &Arc<Peer>, skb: SkBuff, mtu: u32) {
+    if let Err(skb) = express(peer, skb, mtu) {
+        stage(peer, skb, mtu);
+    }
+}
+
+/// The express lane: seals and sends `skb` in the caller's context if it is small, its flow has nothing staged or in
+/// the pipeline (so it overtakes no packet of its own flow), the flow's express rate allows it and there is a
+/// session. Gives the packet back otherwise.
+///
+/// Its nonce is taken under the transmit ring's lock like the pipeline's, so it is ahead of packets still being
+/// sealed; the receiver's replay window accepts that order.
+fn express(peer: &Arc<Peer>, mut skb: SkBuff, mtu: u32) -> core::result::Result<(), SkBuff> {
+    if skb.len() > EXPRESS_MAX_LEN || !peer.alive() {
+        return Err(skb);
+    }
+    let Some(kp) = sending_keypair(peer) else {
+        return Err(skb);
+    };
+    let wg = &peer.device;
+    // Not nested: a packet this sends that is routed into the device again takes the pipeline.
+    if wg.express_busy.swap(true, Ordering::Acquire) {
+        return Err(skb);
+    }
+    let f = Staging::flow_of(&mut skb);
+    let nonce = {
+        let mut ring = peer.tx_ring.lock();
+        if peer.staged.flow_is_empty(f) && ring.may_express(f, clock()) {
+            let n = kp.sending_counter.fetch_add(1, Ordering::Relaxed);
+            // At the limit: the pipeline's path (staged, then `send_staged` asks for a new session).
+            (n < REJECT_AFTER_MESSAGES).then_some(n)
+        } else {
+            None
+        }
+    };
+    let Some(nonce) = nonce else {
+        wg.express_busy.store(false, Ordering::Release);
+        return Err(skb);
+    };
+    skb.scrub_packet(false);
+    let sent = match seal(&kp, &mut skb, nonce, mtu as usize) {
+        Ok(()) => socket::send_to_peer(peer, skb).is_ok(),
+        Err(_) => {
+            tx_drop(wg, skb, DropReason::NOT_SPECIFIED);
+            false
+        }
+    };
+    wg.express_busy.store(false, Ordering::Release);
+    if !sent {
+        wg.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
+    }
+    let now = timers::now();
+    if sent {
+        timers::event(peer, |t| {
+            t.any_authenticated_packet_traversal(now);
+            t.any_authenticated_packet_sent();
+            t.data_sent(now, kernel::crypto::get_random_u32());
+        });
+    }
+    if kp.kp.wants_rekey_on_send(now, kp.sending_counter.load(Ordering::Relaxed)) {
+        queue_initiation(peer, false);
+    }
+    Ok(())
 }
 
 /// Drops a packet there is no peer or no endpoint for, telling its sender with ICMP "host unreachable", as the C
@@ -174,7 +244,7 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
                 }
                 break;
             }
-            let Some(skb) = peer.staged.dequeue() else {
+            let Some((skb, flow)) = peer.staged.dequeue() else {
                 break;
             };
             let nonce = kp.sending_counter.fetch_add(1, Ordering::Relaxed);
@@ -190,6 +260,8 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
                 tx_drop(wg, skb, DropReason::FULL_RING);
                 break;
             };
+            // The flow's later packets do not take the express lane before this one is sent.
+            ring.express.admitted(flow, seq);
             let job = Job {
                 peer: peer.clone(),
                 keypair: kp.clone(),

@@ -145,7 +145,7 @@ impl Staging {
     /// Appends `skb` to the queue of its flow; over the bound (or without memory for the queues), drops from the
     /// longest flow and returns the dropped packet.
     pub(crate) fn enqueue(&self, mut skb: SkBuff) -> Option<SkBuff> {
-        let f = skb.hash() as usize % FLOWS;
+        let f = Self::flow_of(&mut skb);
         let len = skb.len() as u32;
         let mut guard = self.sched.lock();
         let Sched { packets, queues } = &mut *guard;
@@ -178,8 +178,19 @@ impl Staging {
         Some(old)
     }
 
-    /// Takes the next packet in fair order.
-    pub(crate) fn dequeue(&self) -> Option<SkBuff> {
+    /// The flow queue `skb` belongs to (by its flow hash).
+    pub(crate) fn flow_of(skb: &mut SkBuff) -> usize {
+        skb.hash() as usize % FLOWS
+    }
+
+    /// Whether flow queue `f` holds no packet.
+    pub(crate) fn flow_is_empty(&self, f: usize) -> bool {
+        let s = self.sched.lock();
+        s.queues.as_ref().map_or(true, |q| q.heads[f % FLOWS].is_empty())
+    }
+
+    /// Takes the next packet in fair order, with its flow queue.
+    pub(crate) fn dequeue(&self) -> Option<(SkBuff, usize)> {
         let mut guard = self.sched.lock();
         let Sched { packets, queues } = &mut *guard;
         let Queues { flows: s, heads } = queues.as_mut()?;
@@ -206,7 +217,7 @@ impl Staging {
                     s.bytes[f] = s.bytes[f].saturating_sub(len);
                     s.deficit[f] -= len as i32;
                     *packets -= 1;
-                    return Some(skb);
+                    return Some((skb, f));
                 }
                 None => {
                     if from_new {

@@ -8,6 +8,8 @@ wgctl=$top/wgctl/target/release/wgctl
 export RUST_WG_TOP=$top KBUILD= MODROOT= RESULTS=/tmp WGCTL=$wgctl RUST_WG_KO=$top/rust_wg/rust_wg.ko
 . "$top/selftests/lib.sh"
 set +e
+# Receive timestamping stays on for the whole run (TCG and live-patched static keys, see the tool).
+"$top/selftests/tools/hold-netstamp" || echo "hold-netstamp failed" >&2
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 
 echo "== rust_wg demo: kernel $(uname -r), $(nproc) vCPUs"

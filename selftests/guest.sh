@@ -16,6 +16,8 @@ result() { echo "RESULT $*" >>"$out"; sync; }
 splat_re='(Oops|BUG:|WARNING:|KASAN|UBSAN|kernel BUG|general protection|possible recursive locking|possible circular locking|suspicious RCU usage|inconsistent lock state|sleeping function called from invalid context|blocked for more than|unreferenced object|Call Trace|rcu_sched self-detected|soft lockup|hard LOCKUP|refcount_t:|list_(add|del) corruption|double free|use-after-free|Kernel panic)'
 
 sysctl -qw kernel.panic_on_warn=1 kernel.panic_on_oops=1 2>/dev/null
+# Receive timestamping stays on for the whole run (TCG and live-patched static keys, see the tool).
+"$RUST_WG_TOP/selftests/tools/hold-netstamp" || echo "hold-netstamp failed" >&2
 mkdir -p /run/netns /var/run/wireguard 2>/dev/null
 # Debian's iptables points at the nft backend, which this kernel config lacks; netns.sh needs the legacy one.
 shim=$(mktemp -d)
@@ -51,6 +53,12 @@ reset_vm() {
 }
 
 for name in $TESTS; do
+	# A file "stop" in the results directory (created from the host) ends a long run early: the remaining tests are
+	# skipped, the final checks (kmemleak) still run.
+	if [ -e "$RESULTS/stop" ]; then
+		result "$name" SKIP "run stopped early: $RESULTS/stop exists"
+		continue
+	fi
 	t=$TESTS_DIR/$name.sh
 	# A test may ask for more time than the default with a line "# timeout: SECONDS".
 	limit=$(sed -n 's/^# timeout: \([0-9][0-9]*\)$/\1/p' "$t" | head -n 1)

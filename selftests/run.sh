@@ -10,6 +10,8 @@
 # TESTS_DIR defaults to selftests/tests (what `make test` runs); `make conformance` uses selftests/conformance.
 #
 # Prints one line per test and ends with `N passed, N failed, N skipped`. Exit status 0 iff nothing failed.
+# `touch RESULTS_DIR/stop` (the directory is printed first) skips the tests not started yet and goes on to the final
+# checks (the debug kernel's kmemleak scan): for long debug-kernel runs that must end by a deadline.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -23,6 +23,7 @@ pub mod allowedips;
 pub mod cookie;
 pub mod counter;
 pub mod crypto;
+pub mod express;
 pub mod messages;
 pub mod noise;
 pub mod ratelimiter;
