@@ -61,9 +61,12 @@ pub(crate) fn create_initiation(peer: &Arc<Peer>) -> Result<[u8; messages::INITI
     Ok(out)
 }
 
+/// The outer DS field of handshake messages (AF41, the C `HANDSHAKE_DSCP`).
+const HANDSHAKE_DSCP: u8 = 0x88;
+
 /// Sends a handshake message to `peer`'s endpoint.
 pub(crate) fn send_buffer(peer: &Peer, msg: &[u8]) -> Result {
-    socket::send_to_peer(peer, buffer_skb(msg)?)
+    socket::send_to_peer(peer, buffer_skb(msg)?, HANDSHAKE_DSCP)
 }
 
 /// Copies a handshake message into a new skb with headroom for IPv6 and UDP headers.

@@ -328,6 +328,8 @@ fn consume_data(peer: &Arc<Peer>, kp: &Arc<Keypair>, skb: SkBuff) {
     }
     // The outer headers are still in front of the data: decryption works in place.
     let src = source(&skb);
+    // Its ECN bits go to the inner packet (the C `PACKET_CB(skb)->ds`, read in `wg_packet_receive`).
+    let outer_ds = skb.network_dsfield().unwrap_or(0);
     let mut skb = skb;
     if skb.pull(DATA_HEADER_LEN).is_err() || skb.trim(plain).is_err() {
         return drop_rx(wg, skb, DropReason::NOMEM);
@@ -360,7 +362,7 @@ fn consume_data(peer: &Arc<Peer>, kp: &Arc<Keypair>, skb: SkBuff) {
         skb.consume();
         return;
     }
-    deliver(wg, peer, skb, now);
+    deliver(wg, peer, skb, now, outer_ds);
 }
 
 /// Promotes `kp` if it is the peer's "next" keypair (the responder's first data on a new session).
@@ -379,8 +381,8 @@ fn confirm_keypair(wg: &Device, peer: &Arc<Peer>, kp: &Arc<Keypair>) {
     send::send_staged(peer);
 }
 
-/// Checks the inner packet and hands it to the stack.
-fn deliver(wg: &Arc<Device>, peer: &Arc<Peer>, mut skb: SkBuff, now: u64) {
+/// Checks the inner packet and hands it to the stack; `outer_ds` is the DS field of the outer IP header.
+fn deliver(wg: &Arc<Device>, peer: &Arc<Peer>, mut skb: SkBuff, now: u64, outer_ds: u8) {
     let len = skb.len();
     if skb.may_pull(1).is_err() {
         return rx_length_error(wg, skb);
@@ -418,6 +420,9 @@ fn deliver(wg: &Arc<Device>, peer: &Arc<Peer>, mut skb: SkBuff, now: u64) {
     skb.reset_mac_header();
     skb.reset_network_header();
     skb.reset_transport_header();
+    // RFC 6040 decapsulation (`INET_ECN_decapsulate`): a CE mark on the outer header carries over to an ECN-capable
+    // inner packet. Like the C driver, a CE outer over a Not-ECT inner packet is not dropped (the result is ignored).
+    let _ = skb.ecn_decapsulate(outer_ds);
     skb.set_csum_unnecessary();
     let Some(dev) = wg.netdev() else {
         return drop_rx(wg, skb, DropReason::DEV_READY);

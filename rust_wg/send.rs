@@ -135,8 +135,10 @@ fn express(peer: &Arc<Peer>, mut skb: SkBuff, mtu: u32) -> core::result::Result<
         return Err(skb);
     };
     skb.scrub_packet(false);
+    // ECN as for staged packets (see `stage`).
+    let ds = skb.ecn_encap_dsfield(0);
     let sent = match seal(&kp, &mut skb, nonce, mtu as usize) {
-        Ok(()) => socket::send_to_peer(peer, skb).is_ok(),
+        Ok(()) => socket::send_to_peer(peer, skb, ds).is_ok(),
         Err(_) => {
             tx_drop(wg, skb, DropReason::NOT_SPECIFIED);
             false
@@ -168,18 +170,24 @@ fn unreachable(wg: &Device, mut skb: SkBuff) {
     tx_drop(wg, skb, DropReason::IP_OUTNOROUTES);
 }
 
-/// The MTU a staged packet is padded against (the C `PACKET_CB(skb)->mtu`), kept in the skb's control block from
-/// staging to sealing; 0 (a packet we made, e.g. a keepalive: new skbs have a zeroed control block) means the
-/// device's.
-fn set_tx_mtu(skb: &mut SkBuff, mtu: u32) {
-    *skb.cb_mut::<u32>() = mtu;
+/// What a staged packet carries in its control block from staging to sending (new skbs, e.g. keepalives, have a
+/// zeroed one): [0] the MTU it is padded against (the C `PACKET_CB(skb)->mtu`), 0 meaning the device's; [1] the
+/// outer DS field (the C `PACKET_CB(skb)->ds`): the inner packet's ECN bits, read before it becomes ciphertext.
+type TxCb = [u32; 2];
+
+fn set_tx_cb(skb: &mut SkBuff, mtu: u32, ds: u8) {
+    *skb.cb_mut::<TxCb>() = [mtu, u32::from(ds)];
 }
 
 fn tx_mtu(skb: &SkBuff, dev_mtu: u32) -> u32 {
-    match *skb.cb::<u32>() {
+    match skb.cb::<TxCb>()[0] {
         0 => dev_mtu,
         m => m,
     }
+}
+
+fn tx_ds(skb: &SkBuff) -> u8 {
+    skb.cb::<TxCb>()[1] as u8
 }
 
 /// Appends a packet to the peer's staged queue, which drops from its longest flow when full; `mtu` is what its
@@ -188,7 +196,10 @@ fn stage(peer: &Peer, mut skb: SkBuff, mtu: u32) {
     // The inner route is of no use any more (the C driver keeps it only for ICMP errors); the socket owner stays, so
     // TCP small queues still pace the sender.
     skb.scrub_packet(false);
-    set_tx_mtu(&mut skb, mtu);
+    // ECN: the outer header gets the inner one's ECN bits (CE as ECT(0)) and no DSCP, as `ip_tunnel_ecn_encap(0,
+    // ..)` in the C `wg_packet_send_staged_packets`.
+    let ds = skb.ecn_encap_dsfield(0);
+    set_tx_cb(&mut skb, mtu, ds);
     if let Some(old) = peer.staged.enqueue(skb) {
         tx_drop(&peer.device, old, DropReason::FULL_RING);
     }
@@ -356,7 +367,8 @@ fn transmit_in_order(peer: &Arc<Peer>) {
         }
         // A keepalive is a header and a tag (no padding for zero bytes).
         let is_data = skb.len() > messages::MESSAGE_MINIMUM_LENGTH;
-        match socket::send_to_peer(peer, skb) {
+        let ds = tx_ds(&skb);
+        match socket::send_to_peer(peer, skb, ds) {
             Ok(()) => {
                 sent_any = true;
                 sent_data |= is_data;

@@ -61,7 +61,9 @@ impl EncapRcv for Device {
 /// IPv4, when the route leaves through another interface than the one it was learnt on), never set to the source the
 /// route chose: that one lives in the route cache, which is invalidated when routes or addresses change. Storing it
 /// would pin a source chosen in a transient state (e.g. another interface's address while this one's was tentative).
-pub(crate) fn send_to_peer(peer: &Peer, skb: SkBuff) -> Result {
+///
+/// `ds` is the outer IPv4 DS field / IPv6 traffic class.
+pub(crate) fn send_to_peer(peer: &Peer, skb: SkBuff, ds: u8) -> Result {
     let wg = &*peer.device;
     let ep = peer.endpoint();
     let Some(addr) = ep.addr else {
@@ -80,9 +82,9 @@ pub(crate) fn send_to_peer(peer: &Peer, skb: SkBuff) -> Result {
     };
     let cache = Some(&peer.dst_cache);
     let r = match addr.addr {
-        IpAddr::V4(a) => socks.v4.send4_src(Some(&dev), skb, cache, &mut src4, a, addr.port, mark, 0),
+        IpAddr::V4(a) => socks.v4.send4_src(Some(&dev), skb, cache, &mut src4, a, addr.port, mark, ds),
         IpAddr::V6(a) => match &socks.v6 {
-            Some(s6) => s6.send6(Some(&dev), skb, cache, &mut src6, &a, addr.port, ep.scope_id, mark, 0),
+            Some(s6) => s6.send6(Some(&dev), skb, cache, &mut src6, &a, addr.port, ep.scope_id, mark, ds),
             None => Err(EAFNOSUPPORT),
         },
     };

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # rust_wg's express lane (rust_wg/proto/express.rs: small packets of sparse flows are sealed and opened inline,
 # skipping the crypt workers and the ordered rings), both sides rustwg_alt.ko configured with wgctl:
-# - a small-datagram UDP flood (over the express rate, so its packets switch between the express lane and the
-#   pipeline) arrives without reordering, both ways;
+# - bursts of small datagrams (back to back, beyond the express lane's burst of 32) arrive without reordering,
+#   both ways;
 # - pings of a small flow cross while a bulk TCP flow runs, none lost, and the peers' statistics at deletion show
 #   packets through the express lane on transmit and on receive;
 # - everything created is destroyed.
@@ -38,22 +38,57 @@ for _ in $(seq 1 20); do n1 ping -c 1 -W 1 10.98.0.2 >/dev/null 2>&1 && { ok=1; 
 ((ok)) || { dmesg_since "$mark" | tail -n 20; fail "no handshake"; }
 
 jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["end"]; print(eval(sys.argv[2]))' "$@"; }
-# 100-byte datagrams (128-byte IP packets) at up to 8 Mbit/s: ~10 000 packets/s offered, over the express rate.
-n2 iperf3 -s -D -1 -p 5401
-sleep 0.5
-n1 iperf3 -c 10.98.0.2 -p 5401 -u -b 8M -l 100 -t 3 -J >"$RESULTS/77-udp-1to2.json" || fail "iperf3 udp 1->2"
-n2 iperf3 -s -D -1 -p 5402
-sleep 0.5
-n1 iperf3 -c 10.98.0.2 -p 5402 -u -b 8M -l 100 -t 3 -R -J >"$RESULTS/77-udp-2to1.json" || fail "iperf3 udp 2->1"
-for f in 1to2 2to1; do
-	j=$RESULTS/77-udp-$f.json
-	pk=$(jget "$j" 'd["sum"]["packets"]')
-	ooo=$(jget "$j" 'd["sum"].get("out_of_order", 0)')
-	lost=$(jget "$j" 'd["sum"]["lost_packets"]')
-	log "udp $f (100-byte datagrams): $pk datagrams, $lost lost, $ooo out of order"
-	[ "$pk" -ge 500 ] || fail "udp $f: only $pk datagrams"
-	[ "$ooo" -eq 0 ] || fail "udp $f: $ooo datagrams out of order"
-done
+wait_for() { local n=$(($1 * 5)); shift; while ((n-- > 0)); do "$@" && return 0; sleep 0.2; done; return 1; }
+# Bursts of 100-byte datagrams, back to back, beyond the express lane's burst (where its rate bound sends a flow's
+# packets to the pipeline if the sender is fast enough). The receiver counts datagrams that arrive after a later one.
+cat >"$tmp/flood.py" <<'PY'
+import socket, struct, sys, time
+if sys.argv[1] == "recv":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    s.bind((sys.argv[2], 9000))
+    open(sys.argv[3], "w").close()
+    s.settimeout(30)
+    n = ooo = last = 0
+    try:
+        while True:
+            seq = struct.unpack("!I", s.recv(2048)[:4])[0]
+            n += 1
+            if seq < last:
+                ooo += 1
+            last = max(last, seq)
+            s.settimeout(3)
+    except socket.timeout:
+        pass
+    print(n, ooo)
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    seq = sent = 0
+    for burst in range(int(sys.argv[3])):
+        for _ in range(200):
+            seq += 1
+            try:
+                s.sendto(struct.pack("!I", seq) + b"v" * 96, (sys.argv[2], 9000))
+                sent += 1
+            except OSError:
+                pass
+        time.sleep(0.02)
+    print(sent)
+PY
+flood() { # FROM_NS TO_NS DST NAME
+	"$2" python3 "$tmp/flood.py" recv "$3" "$tmp/ready-$4" >"$tmp/recv-$4" &
+	local r=$!
+	wait_for 10 test -f "$tmp/ready-$4" || fail "flood receiver $4 did not start"
+	"$1" python3 "$tmp/flood.py" send "$3" 20 >"$tmp/sent-$4" || fail "flood sender $4"
+	wait "$r" || fail "flood receiver $4"
+	local got ooo
+	read -r got ooo <"$tmp/recv-$4"
+	log "burst flood $4: $(cat "$tmp/sent-$4") sent, $got received, $ooo out of order"
+	[ "$got" -ge 400 ] || fail "flood $4: only $got datagrams arrived"
+	[ "$ooo" -eq 0 ] || fail "flood $4: $ooo datagrams out of order"
+}
+flood n1 n2 10.98.0.2 1to2
+flood n2 n1 10.98.0.1 2to1
 
 # A small flow beside a bulk one.
 n2 iperf3 -s -D -1 -p 5403
@@ -83,6 +118,11 @@ while read -r t r; do tx_sum=$((tx_sum + t)); rx_sum=$((rx_sum + r)); done < <(
 log "express: $tx_sum transmitted, $rx_sum received"
 [ "$tx_sum" -gt 20 ] || fail "no packets went through the transmit express lane"
 [ "$rx_sum" -gt 20 ] || fail "no packets went through the receive express lane"
+# How many of the bursts took the express lane (wge1's small packets are the 1to2 bursts, the pings and a few TCP
+# control packets). Under TCG the inline crypto itself keeps one sender under the lane's rate (4000/s), so all of
+# them may; the rate bound and the switching rules are unit-tested on the host (rust_wg/proto/express.rs).
+tx1=$(echo "$q" | sed -nE 's/.*wge1: .* ([0-9]+) express; rx .*/\1/p')
+log "wge1: ${tx1:-?} packets through the transmit express lane, $(cat "$tmp/sent-1to2") datagrams in the bursts"
 rmmod rustwg_alt || fail "rmmod rustwg_alt"
 created=$(dmesg_since "$mark" | grep -cE 'rustwg_alt: .*Peer [0-9]+ created' || true)
 destroyed=$(dmesg_since "$mark" | grep -cE 'rustwg_alt: .*Peer [0-9]+ destroyed' || true)
