@@ -40,8 +40,9 @@ use kernel::{
 /// Packets a peer may have in flight per direction (between admission and the consumer), as the C per-peer queues'
 /// `MAX_QUEUED_PACKETS`; a power of two.
 pub(crate) const PEER_RING: usize = 1024;
-/// Slots a peer's ring starts with; it doubles when full, up to [`PEER_RING`], so an idle peer costs little (a
-/// thousand peers with full-sized rings would take 50 MB).
+/// Slots a peer's ring gets with its first packet; it doubles when full, up to [`PEER_RING`]. A peer that has not
+/// sent or received data has no slots at all, and a stopped or idle peer gives them back (see
+/// [`OrderRing::release`]): 10 000 configured peers with even 64-slot rings would take 50 MB.
 pub(crate) const PEER_RING_INITIAL: usize = 64;
 /// Jobs a device may have waiting for a crypt worker per direction (the C `MAX_QUEUED_PACKETS`).
 pub(crate) const CRYPT_RING: usize = 1024;
@@ -74,14 +75,16 @@ pub(crate) enum Done {
 ///
 /// # Invariants
 ///
-/// `tail - head` (wrapping) is at most `slots.len()`; `slots.len()` and `max` are powers of two, `slots.len() <=
-/// max`, and `stamps.len() == slots.len()`. The slot of sequence number `seq` is `slots[seq % slots.len()]` (and its
+/// `tail - head` (wrapping) is at most `slots.len()`; `initial` and `max` are powers of two, `slots.len()` is zero
+/// (no memory yet, or given back: then `head == tail`) or a power of two from `initial` to `max`, and
+/// `stamps.len() == slots.len()`. The slot of sequence number `seq` is `slots[seq % slots.len()]` (and its
 /// admission time `stamps[seq % slots.len()]`). The slots from `head` up to `tail` are `Busy`, `Failed` or `Ready`,
 /// the others `Free`; `bytes` is the sum of their admission lengths, `stamps` their admission times. `handed_on` is
 /// at most `head` (wrapping).
 pub(crate) struct OrderRing {
     slots: KVec<Slot>,
     stamps: KVec<u64>,
+    initial: usize,
     max: usize,
     head: u32,
     tail: u32,
@@ -113,14 +116,16 @@ fn free_slots(n: usize, flags: kernel::alloc::Flags) -> Result<KVec<Slot>> {
 }
 
 impl OrderRing {
-    /// An empty ring of `cap` slots that grows up to `max` (both powers of two).
+    /// An empty ring without memory; the first admission gives it `cap` slots, and it grows up to `max` (both
+    /// powers of two).
     pub(crate) fn new(cap: usize, max: usize) -> Result<Self> {
         if !cap.is_power_of_two() || !max.is_power_of_two() || cap > max || max > 1 << 31 {
             return Err(EINVAL);
         }
         Ok(Self {
-            slots: free_slots(cap, GFP_KERNEL)?,
-            stamps: KVec::from_elem(0, cap, GFP_KERNEL)?,
+            slots: KVec::new(),
+            stamps: KVec::new(),
+            initial: cap,
             max,
             head: 0,
             tail: 0,
@@ -133,9 +138,13 @@ impl OrderRing {
         })
     }
 
-    /// Doubles the slots, if allowed and memory permits (atomic context: called under the ring's lock).
+    /// Doubles the slots (or allocates the first ones), if allowed and memory permits (atomic context: called under
+    /// the ring's lock).
     fn grow(&mut self) -> bool {
-        let n = self.slots.len() * 2;
+        let n = match self.slots.len() {
+            0 => self.initial,
+            l => l * 2,
+        };
         if n > self.max {
             return false;
         }
@@ -159,6 +168,15 @@ impl OrderRing {
         true
     }
 
+    /// Gives the slots back if the ring is empty (a stopped or idle peer); the next admission allocates them again.
+    pub(crate) fn release(&mut self) {
+        if self.head == self.tail && !self.slots.is_empty() {
+            self.slots = KVec::new();
+            self.stamps = KVec::new();
+        }
+    }
+
+    /// The slot of `seq`; only for a ring with slots (`head != tail`, or after [`OrderRing::has_room`]).
     fn index(&self, seq: u32) -> usize {
         seq as usize & (self.slots.len() - 1)
     }
@@ -550,7 +568,15 @@ impl Peer {
     pub(crate) fn purge_rings(&self) {
         for ring in [&self.tx_ring, &self.rx_ring] {
             loop {
-                let d = ring.lock().pop(clock());
+                let d = {
+                    let mut r = ring.lock();
+                    let d = r.pop(clock());
+                    if d.is_none() {
+                        // Packets still with a worker keep the ring's memory until the peer is freed.
+                        r.release();
+                    }
+                    d
+                };
                 match d {
                     Some(d) => drop(d),
                     None => break,

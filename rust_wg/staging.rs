@@ -73,28 +73,62 @@ enum On {
     Old,
 }
 
-/// Scheduler state; the packets themselves are in `Staging::flows`.
-struct Sched {
+/// Scheduler state of the flow queues.
+struct Flows {
     on: [On; FLOWS],
     deficit: [i32; FLOWS],
     bytes: [u32; FLOWS],
     new_flows: FlowList,
     old_flows: FlowList,
+}
+
+/// The flow queues, allocated with the first staged packet (a peer that never sends costs no 1.2 KiB of queues).
+struct Queues {
+    flows: KBox<Flows>,
+    heads: Pin<KBox<[SkBuffHead; FLOWS]>>,
+}
+
+impl Queues {
+    /// Empty queues (atomic context: called under the staging lock on the transmit path).
+    fn new() -> Result<Self> {
+        let flows = KBox::new(
+            Flows {
+                on: [On::None; FLOWS],
+                deficit: [0; FLOWS],
+                bytes: [0; FLOWS],
+                new_flows: FlowList::new(),
+                old_flows: FlowList::new(),
+            },
+            GFP_ATOMIC,
+        )?;
+        let heads = KBox::pin_init(
+            kernel::init::pin_init_array_from_fn::<_, FLOWS, SkBuffHead, core::convert::Infallible>(|_| {
+                SkBuffHead::new()
+            }),
+            GFP_ATOMIC,
+        )?;
+        Ok(Self { flows, heads })
+    }
+}
+
+/// See [`Staging`].
+struct Sched {
+    /// Packets in all flows.
     packets: usize,
+    /// `None` until a packet is staged, and again after [`Staging::purge`].
+    queues: Option<Queues>,
 }
 
 /// A peer's staged packets (the C `staged_packet_queue`), by flow.
 ///
 /// # Invariants
 ///
-/// Changed only under `sched`: `flows[f]` holds `sched.bytes[f]` bytes; a non-empty flow is on exactly one of the
-/// lists; `sched.packets` is the number of packets in all flows.
+/// Changed only under `sched`: with `queues`, `heads[f]` holds `flows.bytes[f]` bytes and a non-empty flow is on
+/// exactly one of the lists; `packets` is the number of packets in all flows (0 without `queues`).
 #[pin_data]
 pub(crate) struct Staging {
     #[pin]
     sched: SpinLockBh<Sched>,
-    #[pin]
-    flows: [SkBuffHead; FLOWS],
 }
 
 impl Staging {
@@ -102,39 +136,44 @@ impl Staging {
     pub(crate) fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             sched <- new_spinlock_bh!(Sched {
-                on: [On::None; FLOWS],
-                deficit: [0; FLOWS],
-                bytes: [0; FLOWS],
-                new_flows: FlowList::new(),
-                old_flows: FlowList::new(),
                 packets: 0,
+                queues: None,
             }),
-            flows <- kernel::init::pin_init_array_from_fn(|_| SkBuffHead::new()),
         }? Error)
     }
 
-    /// Appends `skb` to the queue of its flow; over the bound, drops from the longest flow and returns the dropped
-    /// packet.
+    /// Appends `skb` to the queue of its flow; over the bound (or without memory for the queues), drops from the
+    /// longest flow and returns the dropped packet.
     pub(crate) fn enqueue(&self, mut skb: SkBuff) -> Option<SkBuff> {
         let f = Self::flow_of(&mut skb);
         let len = skb.len() as u32;
-        let mut s = self.sched.lock();
-        self.flows[f].enqueue(skb);
+        let mut guard = self.sched.lock();
+        let Sched { packets, queues } = &mut *guard;
+        if queues.is_none() {
+            match Queues::new() {
+                Ok(q) => *queues = Some(q),
+                Err(_) => return Some(skb),
+            }
+        }
+        let Some(Queues { flows: s, heads }) = queues.as_mut() else {
+            return Some(skb);
+        };
+        heads[f].enqueue(skb);
         s.bytes[f] = s.bytes[f].saturating_add(len);
-        s.packets += 1;
+        *packets += 1;
         if s.on[f] == On::None {
             s.on[f] = On::New;
             s.deficit[f] = QUANTUM;
             s.new_flows.push(f);
         }
-        if s.packets <= MAX_STAGED_PACKETS {
+        if *packets <= MAX_STAGED_PACKETS {
             return None;
         }
         // The fattest flow pays (its head is the oldest packet).
         let fat = (0..FLOWS).max_by_key(|&i| s.bytes[i]).unwrap_or(f);
-        let old = self.flows[fat].dequeue()?;
+        let old = heads[fat].dequeue()?;
         s.bytes[fat] = s.bytes[fat].saturating_sub(old.len() as u32);
-        s.packets -= 1;
+        *packets -= 1;
         // An emptied flow stays on its list; `dequeue` takes it off.
         Some(old)
     }
@@ -146,13 +185,15 @@ impl Staging {
 
     /// Whether flow queue `f` holds no packet.
     pub(crate) fn flow_is_empty(&self, f: usize) -> bool {
-        let _s = self.sched.lock();
-        self.flows[f % FLOWS].is_empty()
+        let s = self.sched.lock();
+        s.queues.as_ref().map_or(true, |q| q.heads[f % FLOWS].is_empty())
     }
 
     /// Takes the next packet in fair order, with its flow queue.
     pub(crate) fn dequeue(&self) -> Option<(SkBuff, usize)> {
-        let mut s = self.sched.lock();
+        let mut guard = self.sched.lock();
+        let Sched { packets, queues } = &mut *guard;
+        let Queues { flows: s, heads } = queues.as_mut()?;
         loop {
             let (f, from_new) = match s.new_flows.front() {
                 Some(f) => (f, true),
@@ -170,12 +211,12 @@ impl Staging {
                 s.old_flows.push(f);
                 continue;
             }
-            match self.flows[f].dequeue() {
+            match heads[f].dequeue() {
                 Some(skb) => {
                     let len = skb.len() as u32;
                     s.bytes[f] = s.bytes[f].saturating_sub(len);
                     s.deficit[f] -= len as i32;
-                    s.packets -= 1;
+                    *packets -= 1;
                     return Some((skb, f));
                 }
                 None => {
@@ -208,17 +249,14 @@ impl Staging {
         self.len() == 0
     }
 
-    /// Drops everything staged.
+    /// Drops everything staged, and the queues' memory (the next staged packet allocates it again).
     pub(crate) fn purge(&self) {
-        let mut s = self.sched.lock();
-        for f in 0..FLOWS {
-            self.flows[f].purge();
-            s.bytes[f] = 0;
-            s.deficit[f] = 0;
-            s.on[f] = On::None;
-        }
-        s.new_flows = FlowList::new();
-        s.old_flows = FlowList::new();
-        s.packets = 0;
+        let q = {
+            let mut s = self.sched.lock();
+            s.packets = 0;
+            s.queues.take()
+        };
+        // Outside the lock: dropping the queues frees their packets.
+        drop(q);
     }
 }

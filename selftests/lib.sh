@@ -40,6 +40,20 @@ load_rust_wg() {
 unload_rust_wg() { rmmod rust_wg; }
 rust_wg_loaded() { grep -q '^rust_wg ' /proc/modules; }
 
+# need_tools TOOL...: skip the test unless every TOOL is there: `wgctl` (the built $WGCTL), `python3` (/usr/bin/python3,
+# then also in $PY), or any command on PATH (wg, wg-quick, ...).
+need_tools() {
+	local t
+	for t in "$@"; do
+		case "$t" in
+		wgctl) [ -x "${WGCTL:-}" ] || skip "wgctl not built at ${WGCTL:-<unset>}" ;;
+		python3) PY=/usr/bin/python3; [ -x $PY ] || skip "no $PY" ;;
+		wg) command -v wg >/dev/null || skip "wg (wireguard-tools) not installed" ;;
+		*) command -v "$t" >/dev/null || skip "$t not installed" ;;
+		esac
+	done
+}
+
 # test_scratch [DEV...]: the common start of the tests that pick an implementation themselves: a scratch directory
 # $tmp, neither rust_wg nor the C driver loaded, and an EXIT trap that runs the test's own `extra_cleanup` if it
 # defines one, deletes the devices DEV... (init namespace), unloads whichever implementation is loaded and removes

@@ -8,10 +8,7 @@
 . "$RUST_WG_TOP/selftests/lib.sh"
 umask 077
 
-[ -x "${WGCTL:-}" ] || skip "wgctl not built at ${WGCTL:-<unset>}"
-command -v wg >/dev/null || skip "wg (wireguard-tools) not installed"
-PY=/usr/bin/python3
-[ -x $PY ] || skip "no $PY"
+need_tools wgctl wg python3
 peers=${NL_SCALE_PEERS:-1000}
 ips=${NL_SCALE_IPS:-10}
 big=${NL_SCALE_BIG:-5000}

@@ -15,10 +15,7 @@
 . "$RUST_WG_TOP/selftests/lib.sh"
 umask 077
 
-[ -x "${WGCTL:-}" ] || skip "wgctl not built at ${WGCTL:-<unset>}"
-command -v wg >/dev/null || skip "wg (wireguard-tools) not installed"
-PY=/usr/bin/python3
-[ -x $PY ] || skip "no $PY"
+need_tools wgctl wg python3
 peers=${NL_10K_PEERS:-2000}
 ips=${NL_10K_IPS:-10}
 rounds=${NL_10K_ROUNDS:-short}

@@ -27,8 +27,26 @@ fn maybe_key(k: &Option<Key>) -> String {
     k.map_or_else(|| "(none)".to_string(), |k| k.to_base64())
 }
 
-fn allowed_ip(a: &AllowedIp) -> String {
-    format!("{}/{}", textfmt::ip(&a.addr), a.cidr)
+/// Appends `ips` as `addr/cidr` joined by `sep`, without a string per entry (10 000 peers
+/// can have 100 000 of them).
+fn push_allowed_ips(s: &mut String, ips: &[AllowedIp], sep: &str) {
+    for (i, a) in ips.iter().enumerate() {
+        if i != 0 {
+            s.push_str(sep);
+        }
+        textfmt::push_ip(s, &a.addr);
+        s.push('/');
+        textfmt::push_u32(s, a.cidr.into());
+    }
+}
+
+/// A rough size of `dev`'s text forms, to allocate the output once.
+fn size_hint(dev: &Device) -> usize {
+    dev.peers
+        .iter()
+        .map(|p| 256 + 24 * p.allowed_ips.len())
+        .sum::<usize>()
+        + 256
 }
 
 fn fwmark(m: Option<u32>) -> String {
@@ -147,7 +165,7 @@ pub fn pretty(dev: &Device, now: i64, show_keys: bool) -> String {
 /// The stable tab-separated form (`show <iface> dump`, or `show all dump` with the
 /// interface name in front of each line).
 pub fn dump(dev: &Device, with_interface: bool) -> String {
-    let mut s = String::new();
+    let mut s = String::with_capacity(size_hint(dev));
     let pre = |s: &mut String| {
         if with_interface {
             s.push_str(&dev.name);
@@ -165,22 +183,21 @@ pub fn dump(dev: &Device, with_interface: bool) -> String {
     );
     for p in &dev.peers {
         pre(&mut s);
-        let ips = if p.allowed_ips.is_empty() {
-            "(none)".to_string()
-        } else {
-            p.allowed_ips
-                .iter()
-                .map(allowed_ip)
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        let _ = writeln!(
+        let _ = write!(
             s,
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t",
             p.public_key,
             maybe_key(&p.preshared_key),
             endpoint_or_none(p),
-            ips,
+        );
+        if p.allowed_ips.is_empty() {
+            s.push_str("(none)");
+        } else {
+            push_allowed_ips(&mut s, &p.allowed_ips, ",");
+        }
+        let _ = writeln!(
+            s,
+            "\t{}\t{}\t{}\t{}",
             p.last_handshake.sec,
             p.rx_bytes,
             p.tx_bytes,
@@ -225,16 +242,13 @@ pub fn field(dev: &Device, param: &str, with_interface: bool) -> Option<String> 
                 let _ = match param {
                     "endpoints" => writeln!(s, "{k}\t{}", endpoint_or_none(p)),
                     "allowed-ips" => {
-                        let ips = if p.allowed_ips.is_empty() {
-                            "(none)".to_string()
+                        let _ = write!(s, "{k}\t");
+                        if p.allowed_ips.is_empty() {
+                            s.push_str("(none)");
                         } else {
-                            p.allowed_ips
-                                .iter()
-                                .map(allowed_ip)
-                                .collect::<Vec<_>>()
-                                .join(" ")
-                        };
-                        writeln!(s, "{k}\t{ips}")
+                            push_allowed_ips(&mut s, &p.allowed_ips, " ");
+                        }
+                        writeln!(s)
                     }
                     "latest-handshakes" => writeln!(s, "{k}\t{}", p.last_handshake.sec),
                     "transfer" => writeln!(s, "{k}\t{}\t{}", p.rx_bytes, p.tx_bytes),
@@ -255,7 +269,8 @@ pub fn field(dev: &Device, param: &str, with_interface: bool) -> Option<String> 
 
 /// The `showconf` form, byte for byte as `wg showconf`.
 pub fn showconf(dev: &Device) -> String {
-    let mut s = String::from("[Interface]\n");
+    let mut s = String::with_capacity(size_hint(dev));
+    s.push_str("[Interface]\n");
     if let Some(p) = dev.listen_port.filter(|&p| p != 0) {
         let _ = writeln!(s, "ListenPort = {p}");
     }
@@ -272,8 +287,9 @@ pub fn showconf(dev: &Device) -> String {
             let _ = writeln!(s, "PresharedKey = {k}");
         }
         if !p.allowed_ips.is_empty() {
-            let ips: Vec<String> = p.allowed_ips.iter().map(allowed_ip).collect();
-            let _ = writeln!(s, "AllowedIPs = {}", ips.join(", "));
+            s.push_str("AllowedIPs = ");
+            push_allowed_ips(&mut s, &p.allowed_ips, ", ");
+            s.push('\n');
         }
         if let Some(e) = &p.endpoint {
             let _ = writeln!(s, "Endpoint = {}", textfmt::endpoint(e));
