@@ -33,12 +33,18 @@ bps() { python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["end
 log "iperf3 1->2 $(bps "$RESULTS/51-iperf-1to2.json") bit/s, 2->1 $(bps "$RESULTS/51-iperf-2to1.json") bit/s"
 
 # The peer's transfer counters are what the device counts (one peer per device), and each side's rx is what the
-# other sent (less at most 1% lost on the veth) once the traffic has stopped.
+# other sent (less at most 1% lost on the veth) once the traffic has stopped. The two are read one after the other,
+# so a keepalive passing between the reads (10 s after the last data) makes them differ by one message: they must
+# agree in one of a few reads half a second apart.
 sleep 1
 for ns in "$NS1" "$NS2"; do
-	read -r _ prx ptx < <(ip netns exec "$ns" wg show wg0 transfer)
-	{ read -r _; read -r _; read -r _; read -r drx _; read -r _; read -r dtx _; } < <(ip -n "$ns" -stats link show dev wg0)
-	[ "$prx" = "$drx" ] && [ "$ptx" = "$dtx" ] || fail "$ns: wg show transfer rx $prx tx $ptx, ip -s link rx $drx tx $dtx"
+	for try in 1 2 3 4 5 6; do
+		read -r _ prx ptx < <(ip netns exec "$ns" wg show wg0 transfer)
+		{ read -r _; read -r _; read -r _; read -r drx _; read -r _; read -r dtx _; } < <(ip -n "$ns" -stats link show dev wg0)
+		[ "$prx" = "$drx" ] && [ "$ptx" = "$dtx" ] && break
+		sleep 0.5
+	done
+	[ "$prx" = "$drx" ] && [ "$ptx" = "$dtx" ] || fail "$ns: wg show transfer rx $prx tx $ptx, ip -s link rx $drx tx $dtx (6 reads)"
 done
 read -r _ rx1 tx1 < <(n1 wg show wg0 transfer)
 read -r _ rx2 tx2 < <(n2 wg show wg0 transfer)
