@@ -88,6 +88,27 @@ same() { cmp -s "$2" "$3" || { diff -u "$2" "$3" | head -n 40 >&2; fail "$1 diff
 dmesg_mark() { dmesg | wc -l; }
 dmesg_since() { dmesg | tail -n +"$(($1 + 1))"; }
 
+# alt_tunnel PREFIX NET PORT: a tunnel of the renamed build (link kind and genl family "rustwg", rustwg_alt.ko, loaded
+# by the caller) between ${PREFIX}1 (NET.1, ns1, listen port PORT+1) and ${PREFIX}2 (NET.2, ns2, PORT+2), configured
+# with wgctl, up once a ping got through. Needs ns_pair, a scratch directory $tmp and a dmesg mark $mark.
+alt_tunnel() {
+	local pre=$1 net=$2 port=$3 p1 p2 ok=0
+	wg genkey >"$tmp/k1"; wg genkey >"$tmp/k2"
+	p1=$(wg pubkey <"$tmp/k1"); p2=$(wg pubkey <"$tmp/k2")
+	ip -n "$NS1" link add "${pre}1" type rustwg
+	ip -n "$NS2" link add "${pre}2" type rustwg
+	n1 "$WGCTL" --family rustwg set "${pre}1" private-key "$tmp/k1" listen-port $((port + 1)) \
+		peer "$p2" endpoint 192.168.241.2:$((port + 2)) allowed-ips "$net.2/32" || fail "wgctl set ${pre}1"
+	n2 "$WGCTL" --family rustwg set "${pre}2" private-key "$tmp/k2" listen-port $((port + 2)) \
+		peer "$p1" endpoint 192.168.241.1:$((port + 1)) allowed-ips "$net.1/32" || fail "wgctl set ${pre}2"
+	ip -n "$NS1" addr add "$net.1/24" dev "${pre}1"
+	ip -n "$NS2" addr add "$net.2/24" dev "${pre}2"
+	ip -n "$NS1" link set "${pre}1" up
+	ip -n "$NS2" link set "${pre}2" up
+	for _ in $(seq 1 "$(slow 20)"); do n1 ping -c 1 -W 1 "$net.2" >/dev/null 2>&1 && { ok=1; break; }; done
+	((ok)) || { dmesg_since "$mark" | tail -n 20; fail "no handshake"; }
+}
+
 # Two network namespaces joined by a veth pair: ns1 (veth1 192.168.241.1/24, fd00:241::1/64) and ns2 (.2).
 # Only these namespaces' own addresses are ever used.
 NS1=rwg-ns1

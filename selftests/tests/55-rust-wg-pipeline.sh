@@ -21,21 +21,7 @@ mark=$(dmesg_mark)
 insmod "$ALT_KO" || fail "insmod rustwg_alt.ko"
 trap 'ns_cleanup; rmmod rustwg_alt 2>/dev/null || true; rm -rf "$tmp"' EXIT
 ns_pair
-wg genkey >"$tmp/k1"; wg genkey >"$tmp/k2"
-p1=$(wg pubkey <"$tmp/k1"); p2=$(wg pubkey <"$tmp/k2")
-ip -n "$NS1" link add wgp1 type rustwg
-ip -n "$NS2" link add wgp2 type rustwg
-n1 "$WGCTL" --family rustwg set wgp1 private-key "$tmp/k1" listen-port 51831 \
-	peer "$p2" endpoint 192.168.241.2:51832 allowed-ips 10.97.0.2/32 || fail "wgctl set wgp1"
-n2 "$WGCTL" --family rustwg set wgp2 private-key "$tmp/k2" listen-port 51832 \
-	peer "$p1" endpoint 192.168.241.1:51831 allowed-ips 10.97.0.1/32 || fail "wgctl set wgp2"
-ip -n "$NS1" addr add 10.97.0.1/24 dev wgp1
-ip -n "$NS2" addr add 10.97.0.2/24 dev wgp2
-ip -n "$NS1" link set wgp1 up
-ip -n "$NS2" link set wgp2 up
-ok=0
-for _ in $(seq 1 "$(slow 20)"); do n1 ping -c 1 -W 1 10.97.0.2 >/dev/null 2>&1 && { ok=1; break; }; done
-((ok)) || { dmesg_since "$mark" | tail -n 20; fail "no handshake"; }
+alt_tunnel wgp 10.97.0 51830
 
 # Crypt worker CPU time per CPU (kworkers running our work are named after the queue only while they run, so count
 # the CPU time of all kworkers bound to each CPU: "kworker/N:...").

@@ -21,21 +21,7 @@ mark=$(dmesg_mark)
 insmod "$ALT_KO" || fail "insmod rustwg_alt.ko"
 trap 'ns_cleanup; rmmod rustwg_alt 2>/dev/null || true; rm -rf "$tmp"' EXIT
 ns_pair
-wg genkey >"$tmp/k1"; wg genkey >"$tmp/k2"
-p1=$(wg pubkey <"$tmp/k1"); p2=$(wg pubkey <"$tmp/k2")
-ip -n "$NS1" link add wge1 type rustwg
-ip -n "$NS2" link add wge2 type rustwg
-n1 "$WGCTL" --family rustwg set wge1 private-key "$tmp/k1" listen-port 51841 \
-	peer "$p2" endpoint 192.168.241.2:51842 allowed-ips 10.98.0.2/32 || fail "wgctl set wge1"
-n2 "$WGCTL" --family rustwg set wge2 private-key "$tmp/k2" listen-port 51842 \
-	peer "$p1" endpoint 192.168.241.1:51841 allowed-ips 10.98.0.1/32 || fail "wgctl set wge2"
-ip -n "$NS1" addr add 10.98.0.1/24 dev wge1
-ip -n "$NS2" addr add 10.98.0.2/24 dev wge2
-ip -n "$NS1" link set wge1 up
-ip -n "$NS2" link set wge2 up
-ok=0
-for _ in $(seq 1 20); do n1 ping -c 1 -W 1 10.98.0.2 >/dev/null 2>&1 && { ok=1; break; }; done
-((ok)) || { dmesg_since "$mark" | tail -n 20; fail "no handshake"; }
+alt_tunnel wge 10.98.0 51840
 
 jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["end"]; print(eval(sys.argv[2]))' "$@"; }
 wait_for() { local n=$(($1 * 5)); shift; while ((n-- > 0)); do "$@" && return 0; sleep 0.2; done; return 1; }
