@@ -11,9 +11,7 @@
 
 ALT_KO="$(dirname "$RUST_WG_KO")/rustwg_alt.ko"
 [ -f "$ALT_KO" ] || fail "rustwg_alt.ko not built at $ALT_KO"
-[ -x "${WGCTL:-}" ] || skip "wgctl not built at ${WGCTL:-<unset>}"
-command -v wg >/dev/null || skip "wg (wireguard-tools) not installed"
-command -v iperf3 >/dev/null || skip "iperf3 not installed"
+need_tools wgctl wg iperf3
 [ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs"
 
 tmp=$(mktemp -d)
