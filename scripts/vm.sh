@@ -67,7 +67,7 @@ fi
 
 # virtme-ng mounts a tmpfs over /var/cache in the guest; the cache holds the build tree and installed modules.
 args=(--run "$image" "${accel[@]}" --cpus "$cpus" --memory "$memory" --rodir "$RUST_WG_CACHE=$RUST_WG_CACHE" "${rwdirs[@]}"
-	--append "panic_on_warn=1 oops=panic softlockup_panic=0 hung_task_panic=0 nmi_watchdog=0" "${extra[@]}")
+	--append "log_buf_len=16M printk.devkmsg=on panic_on_warn=1 oops=panic softlockup_panic=0 hung_task_panic=0 nmi_watchdog=0" "${extra[@]}")
 if [ -n "$exec_cmd" ]; then
 	exec vng "${args[@]}" --exec "$exec_cmd"
 else

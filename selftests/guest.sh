@@ -11,6 +11,8 @@ TESTS_DIR=${TESTS_DIR:-$RUST_WG_TOP/selftests/tests}
 out=$RESULTS/results.txt
 : >"$out"
 result() { echo "RESULT $*" >>"$out"; sync; }
+# dmesg_mark, dmesg_since: a test's kernel messages, however full the log buffer is.
+. "$RUST_WG_TOP/selftests/dmesg.sh"
 
 # Kernel messages that mean a test broke the kernel, whatever its exit status.
 splat_re='(Oops|BUG:|WARNING:|KASAN|UBSAN|kernel BUG|general protection|possible recursive locking|possible circular locking|suspicious RCU usage|inconsistent lock state|sleeping function called from invalid context|blocked for more than|unreferenced object|Call Trace|rcu_sched self-detected|soft lockup|hard LOCKUP|refcount_t:|list_(add|del) corruption|double free|use-after-free|Kernel panic)'
@@ -63,14 +65,15 @@ for name in $TESTS; do
 	# A test may ask for more time than the default with a line "# timeout: SECONDS".
 	limit=$(sed -n 's/^# timeout: \([0-9][0-9]*\)$/\1/p' "$t" | head -n 1)
 	limit=$((${limit:-$TEST_TIMEOUT} * RWG_TIME_FACTOR))
-	before=$(dmesg | wc -l)
+	before=$(dmesg_mark)
 	start=$(date +%s)
 	(cd "$RUST_WG_TOP" && timeout -k 5 "$limit" bash "$t") >"$RESULTS/$name.log" 2>&1
 	rc=$?
 	secs=$(($(date +%s) - start))
-	splat=$(dmesg | tail -n +"$((before + 1))" | grep -E "$splat_re" | head -n 3)
+	since=$(dmesg_since "$before")
+	splat=$(grep -E "$splat_re" <<<"$since" | head -n 3)
 	if [ -n "$splat" ]; then
-		dmesg | tail -n +"$((before + 1))" >>"$RESULTS/$name.log"
+		echo "$since" >>"$RESULTS/$name.log"
 		result "$name" FAIL "kernel splat: $(echo "$splat" | head -n1)"
 	elif [ $rc -eq 0 ]; then
 		result "$name" PASS "${secs}s"

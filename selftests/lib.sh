@@ -84,9 +84,8 @@ rust_wg_scratch() {
 # same WHAT FILE1 FILE2: the two files are byte-identical, or fail with (the start of) a diff.
 same() { cmp -s "$2" "$3" || { diff -u "$2" "$3" | head -n 40 >&2; fail "$1 differ"; }; }
 
-# Dmesg lines since a mark: mark=$(dmesg_mark); ...; dmesg_since "$mark"
-dmesg_mark() { dmesg | wc -l; }
-dmesg_since() { dmesg | tail -n +"$(($1 + 1))"; }
+# dmesg_mark, dmesg_since: a test's own kernel messages.
+. "$RUST_WG_TOP/selftests/dmesg.sh"
 
 # alt_tunnel PREFIX NET PORT: a tunnel of the renamed build (link kind and genl family "rustwg", rustwg_alt.ko, loaded
 # by the caller) between ${PREFIX}1 (NET.1, ns1, listen port PORT+1) and ${PREFIX}2 (NET.2, ns2, PORT+2), configured

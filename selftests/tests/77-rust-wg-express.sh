@@ -91,8 +91,10 @@ log "bulk flow: $((bulk_bps / 1000)) kbit/s"
 ip -n "$NS1" link del wge1
 ip -n "$NS2" link del wge2
 ns_cleanup
-sleep 1
-q=$(dmesg_since "$mark" | grep -E 'wge[12]: Peer [0-9]+ queues:' || true)
+# A peer's statistics are printed when its last reference goes (after an RCU grace period and its work items).
+stats() { dmesg_since "$mark" | grep -E 'wge[12]: Peer [0-9]+ queues:' || true; }
+wait_for "$(slow 10)" test "$(stats | grep -c 'queues:')" -ge 2 || true
+q=$(stats)
 echo "$q" | while read -r l; do log "$l"; done
 [ "$(echo "$q" | grep -c 'queues:')" -eq 2 ] || fail "expected the statistics of 2 peers, got: $q"
 # Transmit and receive express counts: "..., N express; rx ..., M express".
