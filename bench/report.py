@@ -227,12 +227,14 @@ def cpu_metrics(path, user_hz):
     if gbit <= 0 or busy_ticks <= 0:
         return {}
     softirq = d[6] / user_hz
-    kworker = (int(kw1) - int(kw0)) / user_hz
+    # As in cpu_delta: the kworker and daemon sums are over the threads alive at each snapshot, so workers that exit
+    # in between make them fall; a negative CPU time is no measurement (it was reported as such for go and IPsec).
+    kworker = (int(kw1) - int(kw0)) / user_hz if int(kw1) >= int(kw0) else None
     daemon = (int(go1) - int(go0)) / user_hz
     return {
-        "cpu_softirq_kworker_s_per_gbit": (softirq + kworker) / gbit,
+        "cpu_softirq_kworker_s_per_gbit": (softirq + kworker) / gbit if kworker is not None else None,
         "cpu_softirq_s_per_gbit": softirq / gbit,
-        "cpu_kworker_s_per_gbit": kworker / gbit,
+        "cpu_kworker_s_per_gbit": kworker / gbit if kworker is not None else None,
         "cpu_daemon_s_per_gbit": daemon / gbit if daemon > 0 else None,
         "cpu_busy_s_per_gbit": busy_ticks / user_hz / gbit,
         "cpu_busy_fraction": busy_ticks / (busy_ticks + d[3] + d[4]),
@@ -625,7 +627,7 @@ def make_plots(doc, outdir):
     ax.set_yscale("log")
     ax.set_ylabel("Gbit/s (log scale)")
     c = doc["conditions"]
-    ax.set_title("TCP throughput, %s, %d vCPUs, median of %d (min-max bars)" % (c["accel"], c["vcpus"], c["runs"]))
+    ax.set_title("TCP throughput, %s, %d vCPUs, median of up to %d rounds (min-max bars)" % (c["accel"], c["vcpus"], c["runs"]))
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(os.path.join(outdir, "throughput.png"), dpi=100)
