@@ -144,10 +144,11 @@ fn receive_with(wg: &Arc<Device>, skb: SkBuff, hdr: DataHeader) {
         return drop_rx(wg, skb, DropReason::NOT_SPECIFIED);
     }
     let now = clock();
-    // Small messages may be opened here (`proto::express`): in order among themselves (one tag per peer), while a
-    // session needs no confirmation (which takes a mutex) and the delivery queue has room.
+    // Small messages may be opened here (`proto::express`): in order among the messages of their length class (the
+    // tag), while a session needs no confirmation (which takes a mutex) and the delivery queue has room.
     let small = skb.len() <= EXPRESS_MAX_WIRE_LEN;
-    if small && peer.deliver.len() < MAX_DELIVER && !is_next(&peer, &kp) && peer.rx_ring.lock().may_express(0, now) {
+    let tag = rx_express_tag(skb.len());
+    if small && peer.deliver.len() < MAX_DELIVER && !is_next(&peer, &kp) && peer.rx_ring.lock().may_express(tag, now) {
         return express(wg, &peer, kp, skb, hdr.counter);
     }
     let refused = {
@@ -163,8 +164,8 @@ fn receive_with(wg: &Arc<Device>, skb: SkBuff, hdr: DataHeader) {
                 None => Some(skb),
                 Some(seq) => {
                     if small {
-                        // Later small messages wait for this one (they may be of its flow).
-                        ring.express.admitted(0, seq);
+                        // Later small messages of its length class wait for this one (they may be of its flow).
+                        ring.express.admitted(tag, seq);
                     }
                     let job = Job {
                         peer: peer.clone(),
@@ -193,6 +194,18 @@ fn receive_with(wg: &Arc<Device>, skb: SkBuff, hdr: DataHeader) {
 
 /// The largest data message the express lane opens: a header, [`EXPRESS_MAX_LEN`] bytes and the tag.
 const EXPRESS_MAX_WIRE_LEN: usize = DATA_HEADER_LEN + EXPRESS_MAX_LEN + TAG_LEN;
+
+/// The receive express lane's tag of a data message of `wire_len` bytes: its padded length class (plaintexts are
+/// padded to 16 bytes, so 17 classes up to [`EXPRESS_MAX_LEN`]).
+///
+/// Inner flows are unknown before opening. With one tag per peer, a dense stream of small packets (the TCP
+/// acknowledgements of a bulk transfer the other way, thousands per second) used up the tag's rate and kept it in
+/// the pipeline, and a voice packet behind them waited there too. Packets of different lengths are mostly of
+/// different flows; within a flow only small packets of different lengths can swap (one taking the pipeline, a later
+/// one of another length the express lane), which TCP and datagram protocols tolerate.
+fn rx_express_tag(wire_len: usize) -> usize {
+    (wire_len.saturating_sub(DATA_HEADER_LEN + TAG_LEN) / 16) % crate::proto::express::EXPRESS_TAGS
+}
 
 /// Whether `kp` is the peer's unconfirmed "next" keypair (its first packet promotes it, in process context).
 fn is_next(peer: &Peer, kp: &Arc<Keypair>) -> bool {
