@@ -447,8 +447,14 @@ impl WorkItem<1> for Peer {
             return;
         }
         let now = timers::now();
-        if !this.timers.lock().may_send_handshake(now) {
-            return;
+        {
+            // The rate limit counts the attempt even if no initiation can be made (no private key yet), as the C
+            // driver sets `last_sent_handshake` first: else every packet staged meanwhile queues this work again.
+            let mut t = this.timers.lock();
+            if !t.may_send_handshake(now) {
+                return;
+            }
+            t.handshake_sent(now);
         }
         let msg = match crate::handshake::create_initiation(&this) {
             Ok(m) => m,
@@ -458,15 +464,20 @@ impl WorkItem<1> for Peer {
             }
         };
         wg_debug_send(&this);
+        // Creating it can take a while (X25519): the rate limit and the retransmission count from now, as in C.
+        let now = timers::now();
         timers::event(&this, |t| {
             t.handshake_sent(now);
             t.any_authenticated_packet_traversal(now);
             t.any_authenticated_packet_sent();
         });
-        match crate::handshake::send_buffer(&this, &msg) {
-            Ok(()) => timers::event(&this, |t| t.handshake_initiated(now, kernel::crypto::get_random_u32())),
-            Err(e) => crate::wg_debug_ratelimited!(this.device, "Failed to send handshake initiation to peer {}: {:?}", this.id, e),
+        if let Err(e) = crate::handshake::send_buffer(&this, &msg) {
+            crate::wg_debug_ratelimited!(this.device, "Failed to send handshake initiation to peer {}: {:?}", this.id, e);
         }
+        // Armed whether or not the send succeeded (as the C driver): an initiation that found no route to the
+        // endpoint is retried after REKEY_TIMEOUT, and after MAX_TIMER_HANDSHAKES attempts the staged packets are
+        // purged; without it the handshake waited for the next packet to be staged, and staged packets stayed.
+        timers::event(&this, |t| t.handshake_initiated(now, kernel::crypto::get_random_u32()));
     }
 }
 
