@@ -231,10 +231,13 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
     }
     let Some(kp) = sending_keypair(peer) else {
         if !peer.staged.is_empty() {
+            // They may wait for the handshake for long: their sockets must not (the C `skb_orphan` at `out_nokey`).
+            peer.staged.wait_for_session();
             queue_initiation(peer, false);
         }
         return;
     };
+    peer.staged.session_ready();
     let wg = &peer.device;
     let dev_mtu = wg.netdev().map_or(0, |d| d.mtu());
     let mut queued = 0;
