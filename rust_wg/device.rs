@@ -665,9 +665,16 @@ impl LinkOps for DevPriv {
     }
 }
 
-/// Drops `skb` as a transmit error.
+/// Drops `skb` that could not be sent for want of room or of a peer that still exists (`tx_dropped`).
 pub(crate) fn tx_drop(wg: &Device, skb: SkBuff, reason: DropReason) {
     wg.stats.tx_dropped.fetch_add(1, Ordering::Relaxed);
+    skb.drop_reason(reason);
+}
+
+/// Drops `skb` that cannot be sent at all: not IP, no peer or endpoint for it, encryption failed (`tx_errors` only,
+/// as the C driver counts these).
+pub(crate) fn tx_error(wg: &Device, skb: SkBuff, reason: DropReason) {
+    wg.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
     skb.drop_reason(reason);
 }
 

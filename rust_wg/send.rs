@@ -8,7 +8,7 @@
 //! padding, data header, sealed in place); the peer's transmit consumer sends them over UDP in ring order. Without a
 //! keypair the packets stay staged and a handshake initiation is queued to process context. See `queueing.rs`.
 
-use crate::device::{tx_drop, Device};
+use crate::device::{tx_drop, tx_error, Device};
 use crate::index::Keypair;
 use crate::peer::Peer;
 use crate::queueing::{clock, Done, Job, CONSUMER_BUDGET};
@@ -56,8 +56,7 @@ fn inner_dst(skb: &mut SkBuff) -> Option<IpAddr> {
 /// `ndo_start_xmit`.
 pub(crate) fn xmit(wg: &Arc<Device>, dev: &NetDevice, mut skb: SkBuff) {
     let Some(dst) = inner_dst(&mut skb) else {
-        wg.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
-        return tx_drop(wg, skb, DropReason::UNHANDLED_PROTO);
+        return tx_error(wg, skb, DropReason::UNHANDLED_PROTO);
     };
     let peer = {
         let g = rcu::read_lock();
@@ -140,12 +139,13 @@ fn express(peer: &Arc<Peer>, mut skb: SkBuff, mtu: u32) -> core::result::Result<
     let sent = match seal(&kp, &mut skb, nonce, mtu as usize) {
         Ok(()) => socket::send_to_peer(peer, skb, ds).is_ok(),
         Err(_) => {
-            tx_drop(wg, skb, DropReason::NOT_SPECIFIED);
+            skb.drop_reason(DropReason::NOT_SPECIFIED);
             false
         }
     };
     wg.express_busy.store(false, Ordering::Release);
     if !sent {
+        // Counted once, as an error (the pipeline counts the same way).
         wg.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
     }
     let now = timers::now();
@@ -165,9 +165,8 @@ fn express(peer: &Arc<Peer>, mut skb: SkBuff, mtu: u32) -> core::result::Result<
 /// Drops a packet there is no peer or no endpoint for, telling its sender with ICMP "host unreachable", as the C
 /// `wg_xmit` does.
 fn unreachable(wg: &Device, mut skb: SkBuff) {
-    wg.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
     skb.icmp_host_unreachable();
-    tx_drop(wg, skb, DropReason::IP_OUTNOROUTES);
+    tx_error(wg, skb, DropReason::IP_OUTNOROUTES);
 }
 
 /// What a staged packet carries in its control block from staging to sending (new skbs, e.g. keepalives, have a
@@ -311,12 +310,14 @@ pub(crate) fn encrypt(job: Job) {
         mtu,
         nonce,
     } = job;
-    let done = if peer.alive() && seal(&keypair, &mut skb, nonce, mtu as usize).is_ok() {
-        Some((skb, keypair))
-    } else {
-        peer.device.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
+    let done = if !peer.alive() {
         tx_drop(&peer.device, skb, DropReason::NOT_SPECIFIED);
         None
+    } else if seal(&keypair, &mut skb, nonce, mtu as usize).is_err() {
+        tx_error(&peer.device, skb, DropReason::NOT_SPECIFIED);
+        None
+    } else {
+        Some((skb, keypair))
     };
     let r = peer.tx_ring.lock().complete(seq, done);
     match r {
