@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Sending to a peer that has no session yet (session 5 transmit review), with the C wireguard.ko as control:
+# - the packets wait for the handshake without their socket's memory: a UDP sender with a small send buffer is never
+#   blocked (the C driver orphans staged packets; rust_wg kept the owner, so sendto() blocked once a few packets were
+#   staged, for as long as the handshake failed);
+# - an initiation that could not be sent (no route to the endpoint) is retried by the timer: once the route is back,
+#   the handshake completes and the staged packets go out without any further traffic (rust_wg armed the
+#   retransmission only after a successful send, so it waited for the next packet).
+. "$RUST_WG_TOP/selftests/lib.sh"
+
+need_tools wg python3
+trap 'ns_cleanup; rust_wg_loaded && unload_rust_wg; unload_c_wireguard 2>/dev/null; true' EXIT
+
+# run IMPL: prints "SENT HANDSHAKE" (datagrams sendto() accepted of 300; 1 if the handshake completed).
+run() {
+	case "$1" in
+	c) rust_wg_loaded && unload_rust_wg; load_c_wireguard || fail "modprobe wireguard" ;;
+	rust_wg) unload_c_wireguard 2>/dev/null || true; rust_wg_loaded || load_rust_wg || fail "insmod rust_wg" ;;
+	esac
+	wg_pair
+	n1 sysctl -qw net.ipv6.conf.wg0.disable_ipv6=1
+	n2 sysctl -qw net.ipv6.conf.wg0.disable_ipv6=1
+	# No route to ns2's endpoint: every initiation fails to leave.
+	ip -n "$NS1" route del 192.168.241.0/24 dev veth1
+	# 300 datagrams of 1000 bytes from a socket whose send buffer holds about two: each must be accepted at once
+	# (staged and then dropped from the staging queue, whose bound is far beyond the buffer).
+	local sent
+	sent=$(n1 python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+s.settimeout(2)
+n = 0
+try:
+    for _ in range(300):
+        s.sendto(b"x" * 1000, ("10.99.0.2", 9))
+        n += 1
+except OSError:
+    pass
+print(n)
+')
+	ip -n "$NS1" route add 192.168.241.0/24 dev veth1
+	# No traffic from here on. The timer retries REKEY_TIMEOUT (5 s, plus up to 1/3 s of jitter) after the last
+	# attempt; allow a second one.
+	local hs=0 i
+	for i in $(seq 1 "$(slow 24)"); do
+		[ "$(n1 wg show wg0 latest-handshakes | cut -f2)" != 0 ] && { hs=1; break; }
+		sleep 0.5
+	done
+	echo "$sent $hs"
+	ns_cleanup
+}
+
+c=$(run c)
+log "C driver: datagrams accepted, handshake after the route came back = $c"
+assert_eq "$c" "300 1" "C driver (control)"
+r=$(run rust_wg)
+log "rust_wg:  datagrams accepted, handshake after the route came back = $r"
+assert_eq "$r" "$c" "rust_wg vs the C driver"
