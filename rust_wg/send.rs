@@ -101,8 +101,9 @@ fn express_or_stage(peer: &Arc<Peer>, skb: SkBuff, mtu: u32) {
 }
 
 /// The express lane: seals and sends `skb` in the caller's context if it is small, its flow has nothing staged or in
-/// the pipeline (so it overtakes no packet of its own flow), the flow's express rate allows it and there is a
-/// session. Gives the packet back otherwise.
+/// the pipeline (so it is not handed to UDP before an earlier packet of its flow; see `proto::express` for what
+/// that means on the wire), the flow's express rate allows it and there is a session. Gives the packet back
+/// otherwise.
 ///
 /// Its nonce is taken under the transmit ring's lock like the pipeline's, so it is ahead of packets still being
 /// sealed; the receiver's replay window accepts that order.
