@@ -95,7 +95,8 @@ impl AsMut<[Slot]> for SlotBuf {
 /// per device, 1024 slots (512 sources) is plenty and costs 40 KiB.
 const RATELIMITER_SLOTS: usize = 1024;
 
-/// Receive-side statistics counters (no per-CPU abstraction for the untyped device; see the module docs).
+/// The interface's statistics counters, both directions (no per-CPU abstraction for the untyped device; see the
+/// module docs).
 #[derive(Default)]
 pub(crate) struct Stats {
     pub(crate) rx_packets: AtomicU64,

@@ -21,8 +21,11 @@
 //! - The consumers are per-peer work items queued on the peer's serial CPU (`Peer::serial_cpu`), so one CPU hands
 //!   a peer's packets to UDP or the stack, in order, into that CPU's backlog.
 //!
-//! Lock order: `Peer::{tx,rx}_ring` before `Device::crypt_{tx,rx}`; the producer holds both while moving packets so
-//! that sequence (and, on transmit, nonce) order equals ring order. Workers and consumers hold one lock at a time.
+//! Lock order: `Peer::{tx,rx}_ring` before `Device::crypt_{tx,rx}` before the staging queue's lock before
+//! `Device::crypt_waiters`; the producer holds the first two while moving packets so that sequence (and, on
+//! transmit, nonce) order equals ring order. Workers and consumers hold one lock at a time. No `Arc<Peer>` may be
+//! dropped under any of them unless the caller holds another (the last one frees the peer, whose `Drop` takes its
+//! rings' locks).
 
 use crate::aqm::{Codel, InflightLimit, Sojourns};
 use crate::proto::express::Express;

@@ -285,8 +285,11 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
                 nonce,
             };
             if let Err(job) = jobs.push(job) {
-                // Cannot happen either; the slot completes as failed.
-                drop(ring.complete(seq, None));
+                // Cannot happen either; the slot completes as failed, and a failed head must be consumed, or the
+                // ring would stall behind it.
+                if let Ok(true) = ring.complete(seq, None) {
+                    peer.kick_tx();
+                }
                 tx_drop(wg, job.skb, DropReason::FULL_RING);
                 break;
             }
