@@ -348,7 +348,9 @@ fn seal(kp: &Keypair, skb: &mut SkBuff, nonce: u64, mtu: usize) -> Result {
     };
     hdr.emit(skb.push(DATA_HEADER_LEN)?).map_err(|_| EINVAL)?;
     chacha20poly1305::encrypt_skb(skb, DATA_HEADER_LEN, plain + pad, nonce, kp.kp.sending_key())?;
-    skb.clear_hash();
+    // The inner packet's flow hash stays with the outer one (the C `wg_reset_packet(skb, true)`): below UDP, a flow
+    // queueing qdisc (fq_codel) on the outer device then tells the tunnel's inner flows apart, instead of seeing one
+    // flow per peer (UDP keeps an L4 hash, see `iptunnel_xmit`).
     Ok(())
 }
 
