@@ -135,7 +135,8 @@ pub(crate) struct Staging {
     #[pin]
     sched: SpinLockBh<Sched>,
     /// Set while the peer has no session to send with: packets are orphaned as they are staged (see the module
-    /// docs). Only a hint for `enqueue`: a packet that races with the change keeps its owner a little longer.
+    /// docs). Set before `sched` is taken to orphan what is queued, read by `enqueue` under `sched`, so no packet
+    /// is missed; cleared without the lock (a packet staged as a session appears may lose its owner needlessly).
     no_session: AtomicBool,
 }
 
@@ -181,12 +182,14 @@ impl Staging {
     /// Appends `skb` to the queue of its flow; over the bound (or without memory for the queues), drops from the
     /// longest flow and returns the dropped packet.
     pub(crate) fn enqueue(&self, mut skb: SkBuff) -> Option<SkBuff> {
-        if self.no_session.load(Ordering::Relaxed) {
-            skb.orphan();
-        }
         let f = Self::flow_of(&mut skb);
         let len = skb.len() as u32;
         let mut guard = self.sched.lock();
+        // Read under the lock: a packet staged while `wait_for_session` starts is either seen by its walk or sees
+        // the flag.
+        if self.no_session.load(Ordering::Relaxed) {
+            skb.orphan();
+        }
         let Sched { packets, queues } = &mut *guard;
         if queues.is_none() {
             match Queues::new() {
