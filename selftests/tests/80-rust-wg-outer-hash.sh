@@ -3,7 +3,7 @@
 # The outer packets keep their inner flow's hash (session 5 transmit review), with the C wireguard.ko as control:
 # the C driver keeps skb->hash when it encapsulates (wg_reset_packet(skb, true)), so a flow queueing qdisc on the
 # outer device (fq_codel) tells the tunnel's inner flows apart; rust_wg cleared it after sealing, which made all
-# of a peer's traffic one flow there. Observed with the netif_rx_entry tracepoint on ns2's veth: three inner TCP
+# of a peer's traffic one flow there. Observed with the netif_rx_entry (or napi_gro_receive_entry) tracepoint on ns2's veth: three inner TCP
 # connections must arrive as at least three distinct non-zero outer hashes.
 . "$RUST_WG_TOP/selftests/lib.sh"
 
@@ -26,8 +26,12 @@ run() {
 	wait_ping "$NS1" 10.99.0.2 || fail "$1: no handshake"
 	rmdir "$inst" 2>/dev/null || true
 	mkdir "$inst"
-	echo 'len > 400' >"$inst/events/net/netif_rx_entry/filter"
-	echo 1 >"$inst/events/net/netif_rx_entry/enable"
+	# Where veth hands the packet to ns2: netif_rx (the backlog), or GRO if veth runs NAPI.
+	local ev
+	for ev in netif_rx_entry napi_gro_receive_entry; do
+		echo 'len > 400' >"$inst/events/net/$ev/filter"
+		echo 1 >"$inst/events/net/$ev/enable"
+	done
 	n2 python3 -c '
 import socket
 s = socket.socket()
@@ -51,7 +55,7 @@ for _ in range(3):
     c.close()
 '
 	wait "$srv" || fail "$1: receiver failed"
-	echo 0 >"$inst/events/net/netif_rx_entry/enable"
+	for ev in netif_rx_entry napi_gro_receive_entry; do echo 0 >"$inst/events/net/$ev/enable"; done
 	grep -o 'dev=veth2 .* hash=0x[0-9a-f]*' "$inst/trace" | sed 's/.*hash=//' | grep -v '^0x00000000$' | sort -u | wc -l
 	rmdir "$inst"
 	ns_cleanup
