@@ -339,8 +339,14 @@ impl Peer {
         Timer::delete_sync(&**self);
         self.clear_keys();
         self.timers.lock().reset_last_sent_handshake();
-        self.staged.purge();
+        self.purge_staged();
         self.purge_rings();
+    }
+
+    /// Drops the staged packets, counting them in `tx_dropped` (the C `wg_packet_purge_staged_packets`).
+    pub(crate) fn purge_staged(&self) {
+        let n = self.staged.purge();
+        self.device.stats.tx_dropped.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// Forgets the handshake in progress and all keypairs, unregistering their indices.

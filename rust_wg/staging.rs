@@ -291,14 +291,15 @@ impl Staging {
         self.len() == 0
     }
 
-    /// Drops everything staged, and the queues' memory (the next staged packet allocates it again).
-    pub(crate) fn purge(&self) {
-        let q = {
+    /// Drops everything staged, and the queues' memory (the next staged packet allocates it again). Returns how
+    /// many packets were dropped.
+    pub(crate) fn purge(&self) -> usize {
+        let (n, q) = {
             let mut s = self.sched.lock();
-            s.packets = 0;
-            s.queues.take()
+            (core::mem::replace(&mut s.packets, 0), s.queues.take())
         };
         // Outside the lock: dropping the queues frees their packets.
         drop(q);
+        n
     }
 }

@@ -53,7 +53,7 @@ impl TimerCallback for Peer {
             return;
         }
         if act.purge_staged_packets {
-            this.staged.purge();
+            this.purge_staged();
         }
         if act.retransmit_handshake {
             wg_debug!(this.device, "Handshake for peer {} did not complete, retrying", this.id);
