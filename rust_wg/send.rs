@@ -501,9 +501,11 @@ impl WorkItem<2> for Peer {
     /// Zeroes all key material after `REJECT_AFTER_TIME * 3` without a new session (the C `wg_queued_expired_zero_key_material`).
     fn run(this: Arc<Peer>) {
         this.clear_keys();
-        // Idle for that long: the rings give their memory back (if empty; the next packet allocates it again).
+        // Idle for that long: the rings and the staging queues give their memory back (if empty; the next packet
+        // allocates it again).
         this.tx_ring.lock().release();
         this.rx_ring.lock().release();
+        this.staged.release();
         crate::config::notify(|h| h.keypair_expired, &this.device, &this);
     }
 }

@@ -120,7 +120,7 @@ impl Queues {
 struct Sched {
     /// Packets in all flows.
     packets: usize,
-    /// `None` until a packet is staged, and again after [`Staging::purge`].
+    /// `None` until a packet is staged, and again after [`Staging::purge`] or [`Staging::release`].
     queues: Option<Queues>,
 }
 
@@ -289,6 +289,18 @@ impl Staging {
     /// Whether nothing is staged.
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Gives the queues' memory back if nothing is staged (an idle peer; the next staged packet allocates it again).
+    pub(crate) fn release(&self) {
+        let q = {
+            let mut s = self.sched.lock();
+            if s.packets != 0 {
+                return;
+            }
+            s.queues.take()
+        };
+        drop(q);
     }
 
     /// Drops everything staged, and the queues' memory (the next staged packet allocates it again). Returns how
