@@ -112,7 +112,7 @@ pub(crate) struct DeviceSnapshot {
     /// `WGDEVICE_A_FWMARK`.
     pub fwmark: u32,
     /// The peers, in creation order.
-    pub peers: KVec<PeerSnapshot>,
+    pub peers: KVVec<PeerSnapshot>,
 }
 
 /// One peer of a [`DeviceSnapshot`].
@@ -428,7 +428,8 @@ impl Device {
             let id = self.identity.lock();
             id.identity.as_ref().map(|i| (*i.private_key(), *i.public_key()))
         };
-        let mut peers = KVec::with_capacity(c.peers.len(), GFP_KERNEL)?;
+        // About 160 bytes a peer: beyond some 25 000 peers more than kmalloc gives.
+        let mut peers = KVVec::with_capacity(c.peers.len(), GFP_KERNEL)?;
         for p in c.peers.iter() {
             // One lock at a time, each guard dropped at the end of its own statement: `of_peer` takes the peer's
             // allowed-IPs mutex, which must not be taken under a (BH-disabling) spinlock such as last_handshake.

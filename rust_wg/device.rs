@@ -518,13 +518,11 @@ impl DeviceOps for DevPriv {
         wg.start_workers(rtnl)?;
         let port = wg.cfg.lock().listen_port;
         let bound = wg.open_sockets(rtnl, port)?;
-        let peers = {
-            let mut c = wg.cfg.lock();
-            c.listen_port = bound;
-            c.up = true;
-            c.peers.to_vec(GFP_KERNEL)?
-        };
-        for p in peers.iter() {
+        // Under `cfg`, as configuration changes peers (a copy of the list would need memory, for 8 bytes a peer).
+        let mut c = wg.cfg.lock();
+        c.listen_port = bound;
+        c.up = true;
+        for p in c.peers.iter() {
             p.set_running(true);
             crate::send::send_staged(p);
             if p.persistent_keepalive() != 0 {
@@ -537,13 +535,14 @@ impl DeviceOps for DevPriv {
     fn stop(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
         let wg = dev.data().wg.clone();
         wg.refresh_name(dev.untyped(), rtnl);
-        let peers = {
+        {
+            // Cannot fail: the core ignores an error here, and peers left running would keep their timers and keys
+            // while the device is down.
             let mut c = wg.cfg.lock();
             c.up = false;
-            c.peers.to_vec(GFP_KERNEL)?
-        };
-        for p in peers.iter() {
-            p.stop();
+            for p in c.peers.iter() {
+                p.stop();
+            }
         }
         wg.close_sockets();
         wg.incoming_handshakes.purge();
