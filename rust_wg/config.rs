@@ -305,6 +305,8 @@ impl Device {
         // Keys derived with the old identity are useless now.
         for p in c.peers.iter() {
             p.clear_keys();
+            // The next initiation may go at once (the C `wg_noise_expire_current_peer_keypairs`).
+            p.timers.lock().reset_last_sent_handshake();
             if send_staged {
                 crate::send::send_staged(p);
             }

@@ -304,6 +304,10 @@ fn send_response(wg: &Device, peer: &Arc<Peer>) {
     timers::event(peer, |t| {
         t.any_authenticated_packet_traversal(now);
         t.any_authenticated_packet_sent();
+        // A response counts as a handshake sent (the C `last_sent_handshake`): until the initiator's first data
+        // confirms this session, our own staged packets find no current keypair, and without this they would send
+        // an initiation of ours that crosses the exchange in progress and replaces its keys.
+        t.handshake_sent(now);
     });
     let _ = send_buffer(peer, &out);
 }
