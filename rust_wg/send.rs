@@ -463,9 +463,12 @@ impl WorkItem<1> for Peer {
             t.any_authenticated_packet_traversal(now);
             t.any_authenticated_packet_sent();
         });
-        match crate::handshake::send_buffer(&this, &msg) {
-            Ok(()) => timers::event(&this, |t| t.handshake_initiated(now, kernel::crypto::get_random_u32())),
-            Err(e) => crate::wg_debug_ratelimited!(this.device, "Failed to send handshake initiation to peer {}: {:?}", this.id, e),
+        let sent = crate::handshake::send_buffer(&this, &msg);
+        // Armed also when the send failed (no route to the endpoint yet, say), as in the C driver: the retries, and
+        // giving up (purging the staged packets) after the last, must not depend on a later packet to send.
+        timers::event(&this, |t| t.handshake_initiated(now, kernel::crypto::get_random_u32()));
+        if let Err(e) = sent {
+            crate::wg_debug_ratelimited!(this.device, "Failed to send handshake initiation to peer {}: {:?}", this.id, e);
         }
     }
 }
