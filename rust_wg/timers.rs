@@ -55,8 +55,11 @@ impl TimerCallback for Peer {
         if act.purge_staged_packets {
             this.staged.purge();
         }
+        // Both retries first forget the source address of our packets to the peer, in case it is the cause of the
+        // trouble (as the C `wg_expired_retransmit_handshake` and `wg_expired_new_handshake` do).
         if act.retransmit_handshake {
             wg_debug!(this.device, "Handshake for peer {} did not complete, retrying", this.id);
+            this.clear_endpoint_src();
             send::queue_initiation(&this, true);
         }
         if act.new_handshake {
@@ -65,6 +68,7 @@ impl TimerCallback for Peer {
                 "Retrying handshake with peer {} because we stopped hearing back",
                 this.id
             );
+            this.clear_endpoint_src();
             send::queue_initiation(&this, false);
         }
         if act.send_keepalive {
