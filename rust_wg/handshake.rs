@@ -180,7 +180,7 @@ fn process(wg: &Arc<Device>, skb: SkBuff, under_load: bool) {
         let id = wg.identity.lock();
         id.cookie_checker.validate(msg, &src.from, under_load, || {
             let mut rl = wg.ratelimiter.lock();
-            rl.gc(now);
+            rl.gc_if_due(now);
             rl.allow(now, wg.ratelimit_scope, &src.from.addr)
         })
     };
