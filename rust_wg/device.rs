@@ -19,7 +19,7 @@ use crate::index::IndexTable;
 use crate::peer::Peer;
 use crate::proto::{
     allowedips::AllowedIps,
-    cookie::CookieChecker,
+    cookie::{CookieChecker, UnderLoad},
     noise::StaticIdentity,
     ratelimiter::{Ratelimiter, Slot},
 };
@@ -130,6 +130,10 @@ pub(crate) struct Device {
     /// what the C driver's per-namespace scope amounts to). Handshake worker only.
     #[pin]
     pub(crate) ratelimiter: Mutex<Ratelimiter<SlotBuf>>,
+    /// Whether handshake processing is under load (cookies demanded), remembered for a second. Handshake worker
+    /// only.
+    #[pin]
+    pub(crate) under_load: Mutex<UnderLoad>,
     /// Sender indices of handshakes and keypairs; looked up from softirq without a lock (RCU).
     #[pin]
     pub(crate) index: IndexTable,
@@ -629,6 +633,7 @@ impl LinkOps for DevPriv {
                 }),
                 identity <- new_mutex!(Identity { identity: None, cookie_checker: checker }),
                 ratelimiter <- new_mutex!(Ratelimiter::new(slots, rl_key)),
+                under_load <- new_mutex!(UnderLoad::new()),
                 index <- index,
                 incoming_handshakes <- kernel::net::skbuff::SkBuffHead::new(),
                 name <- new_spinlock_bh!([0u8; 16]),
