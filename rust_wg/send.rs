@@ -482,6 +482,10 @@ impl WorkItem<2> for Peer {
 
     /// Zeroes all key material after `REJECT_AFTER_TIME * 3` without a new session (the C `wg_queued_expired_zero_key_material`).
     fn run(this: Arc<Peer>) {
+        if !this.alive() {
+            // Queued before the peer was removed: removal cleared the keys and told listeners the peer is gone.
+            return;
+        }
         this.clear_keys();
         // Idle for that long: the rings give their memory back (if empty; the next packet allocates it again).
         this.tx_ring.lock().release();
