@@ -8,7 +8,7 @@
 //! finds no deadline, so a stopped peer's timer stays off once `delete_sync` returned.
 
 use crate::peer::Peer;
-use crate::proto::timers::Timers;
+use crate::proto::{messages::MAX_TIMER_HANDSHAKES, timers::Timers};
 use crate::{send, wg_debug};
 use core::sync::atomic::Ordering;
 use kernel::{
@@ -53,6 +53,12 @@ impl TimerCallback for Peer {
             return;
         }
         if act.purge_staged_packets {
+            wg_debug!(
+                this.device,
+                "Handshake for peer {} did not complete after {} attempts, giving up",
+                this.id,
+                MAX_TIMER_HANDSHAKES + 2
+            );
             this.staged.purge();
         }
         // Both retries first forget the source address of our packets to the peer, in case it is the cause of the
