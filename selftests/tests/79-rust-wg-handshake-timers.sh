@@ -43,8 +43,8 @@ done
 ((ok)) || { dmesg_since "$mark" | tail -n 20; fail "ns2 sent no handshake response"; }
 t0=$(date +%s%N)
 # ns2's own packets to ns1: no current keypair yet (the responder's waits for ns1's first data).
-n2 ping -c 3 -i 0.3 -W 1 10.99.0.1 >/dev/null 2>&1 || true
-sleep 1
+n2 ping -c 2 -i 0.2 -W 1 10.99.0.1 >/dev/null 2>&1 || true
+sleep 0.5
 t1=$(date +%s%N)
 init=$(sent 176)
 log "ns2: $(sent 120) response(s), $init initiation(s) in the $(((t1 - t0) / 1000000)) ms after its response"
