@@ -481,13 +481,13 @@ impl WorkItem<1> for Peer {
             t.any_authenticated_packet_traversal(now);
             t.any_authenticated_packet_sent();
         });
-        if let Err(e) = crate::handshake::send_buffer(&this, &msg) {
+        let sent = crate::handshake::send_buffer(&this, &msg);
+        // Armed also when the send failed (no route to the endpoint yet, say), as in the C driver: the retries, and
+        // giving up (purging the staged packets) after the last, must not depend on a later packet to send.
+        timers::event(&this, |t| t.handshake_initiated(now, kernel::crypto::get_random_u32()));
+        if let Err(e) = sent {
             crate::wg_debug_ratelimited!(this.device, "Failed to send handshake initiation to peer {}: {:?}", this.id, e);
         }
-        // Armed whether or not the send succeeded (as the C driver): an initiation that found no route to the
-        // endpoint is retried after REKEY_TIMEOUT, and after MAX_TIMER_HANDSHAKES attempts the staged packets are
-        // purged; without it the handshake waited for the next packet to be staged, and staged packets stayed.
-        timers::event(&this, |t| t.handshake_initiated(now, kernel::crypto::get_random_u32()));
     }
 }
 
@@ -500,6 +500,10 @@ impl WorkItem<2> for Peer {
 
     /// Zeroes all key material after `REJECT_AFTER_TIME * 3` without a new session (the C `wg_queued_expired_zero_key_material`).
     fn run(this: Arc<Peer>) {
+        if !this.alive() {
+            // Queued before the peer was removed: removal cleared the keys and told listeners the peer is gone.
+            return;
+        }
         this.clear_keys();
         // Idle for that long: the rings and the staging queues give their memory back (if empty; the next packet
         // allocates it again).

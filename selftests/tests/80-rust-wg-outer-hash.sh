@@ -12,7 +12,7 @@ T=/sys/kernel/tracing
 [ -d "$T/events/net/netif_rx_entry" ] || mount -t tracefs nodev "$T" 2>/dev/null || true
 [ -d "$T/events/net/netif_rx_entry" ] || skip "no netif_rx_entry tracepoint"
 inst=$T/instances/rwg80
-trap 'rmdir "$inst" 2>/dev/null; ns_cleanup; rust_wg_loaded && unload_rust_wg; unload_c_wireguard 2>/dev/null; true' EXIT
+trap 'rmdir "$inst" 2>/dev/null || true; ns_cleanup; rust_wg_loaded && unload_rust_wg; unload_c_wireguard 2>/dev/null; true' EXIT
 
 # run IMPL: prints the number of distinct non-zero hashes of the outer data packets ns2 received.
 run() {
