@@ -415,7 +415,12 @@ fn deliver(wg: &Arc<Device>, peer: &Arc<Peer>, mut skb: SkBuff, now: u64, outer_
         return rx_frame_error(wg, skb);
     }
     timers::event(peer, |t| t.data_received(now));
-    skb.scrub_packet(false);
+    // A new packet, as the C `wg_reset_packet(skb, false)` makes it: nothing of the outer packet's handling carries
+    // over, in particular not its mark (wg-quick restores the connection mark onto incoming UDP; an inner packet
+    // keeping it would be routed by the rules for the tunnel's own traffic, and fail a strict reverse-path check) or
+    // its flow hash (the outer UDP flow's, the same for all inner flows of the peer).
+    skb.scrub_packet(true);
+    skb.clear_hash();
     skb.set_protocol(proto);
     skb.reset_mac_header();
     skb.reset_network_header();
