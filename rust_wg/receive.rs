@@ -334,7 +334,6 @@ fn consume_data(peer: &Arc<Peer>, kp: &Arc<Keypair>, skb: SkBuff) {
     if skb.pull(DATA_HEADER_LEN).is_err() || skb.trim(plain).is_err() {
         return drop_rx(wg, skb, DropReason::NOMEM);
     }
-    peer.rx_stats(wire_len);
     // Authenticated: roam to where it came from, confirm a responder's new session, feed the timers.
     if let Some(src) = src {
         if peer.learn_endpoint(&src) {
@@ -343,10 +342,15 @@ fn consume_data(peer: &Arc<Peer>, kp: &Arc<Keypair>, skb: SkBuff) {
     }
     confirm_keypair(wg, peer, kp);
     let now = timers::now();
+    let keepalive = skb.is_empty();
     let rekey = {
         let mut t = peer.timers.lock();
         t.any_authenticated_packet_received();
         t.any_authenticated_packet_traversal(now);
+        if !keepalive {
+            // Whatever the inner packet turns out to be, as in the C driver.
+            t.data_received(now);
+        }
         let r = kp.kp.is_initiator && kp.kp.wants_rekey_on_receive(now) && !t.sent_lastminute_handshake();
         if r {
             t.set_sent_lastminute_handshake();
@@ -357,12 +361,12 @@ fn consume_data(peer: &Arc<Peer>, kp: &Arc<Keypair>, skb: SkBuff) {
     if rekey {
         send::queue_initiation(peer, false);
     }
-    if skb.is_empty() {
-        // A keepalive.
+    if keepalive {
+        peer.rx_stats(wire_len);
         skb.consume();
         return;
     }
-    deliver(wg, peer, skb, now, outer_ds);
+    deliver(wg, peer, skb, wire_len, outer_ds);
 }
 
 /// Promotes `kp` if it is the peer's "next" keypair (the responder's first data on a new session).
@@ -381,8 +385,9 @@ fn confirm_keypair(wg: &Device, peer: &Arc<Peer>, kp: &Arc<Keypair>) {
     send::send_staged(peer);
 }
 
-/// Checks the inner packet and hands it to the stack; `outer_ds` is the DS field of the outer IP header.
-fn deliver(wg: &Arc<Device>, peer: &Arc<Peer>, mut skb: SkBuff, now: u64, outer_ds: u8) {
+/// Checks the inner packet and hands it to the stack; `wire_len` is the length of the data message it came in,
+/// `outer_ds` the DS field of the outer IP header.
+fn deliver(wg: &Arc<Device>, peer: &Arc<Peer>, mut skb: SkBuff, wire_len: usize, outer_ds: u8) {
     let len = skb.len();
     if skb.may_pull(1).is_err() {
         return rx_length_error(wg, skb);
@@ -414,7 +419,6 @@ fn deliver(wg: &Arc<Device>, peer: &Arc<Peer>, mut skb: SkBuff, now: u64, outer_
         // "Packet has unallowed src IP".
         return rx_frame_error(wg, skb);
     }
-    timers::event(peer, |t| t.data_received(now));
     // A new packet, as the C `wg_reset_packet(skb, false)` makes it: nothing of the outer packet's handling carries
     // over, in particular not its mark (wg-quick restores the connection mark onto incoming UDP; an inner packet
     // keeping it would be routed by the rules for the tunnel's own traffic, and fail a strict reverse-path check) or
@@ -433,7 +437,8 @@ fn deliver(wg: &Arc<Device>, peer: &Arc<Peer>, mut skb: SkBuff, now: u64, outer_
         return drop_rx(wg, skb, DropReason::DEV_READY);
     };
     dev.set_skb_dev(&mut skb);
-    // Received bytes were counted per message (`Peer::rx_stats`).
+    // Only packets handed on count as received, and keepalives (the C `update_rx_stats`), not dishonest ones.
+    peer.rx_stats(wire_len);
     // To GRO through the peer's NAPI context, scheduled when the consumer pass ends.
     peer.deliver.enqueue(skb);
 }
