@@ -340,8 +340,8 @@ fn consume_data(peer: &Arc<Peer>, kp: &Arc<Keypair>, skb: SkBuff) {
             crate::config::notify(|h| h.endpoint_changed, wg, peer);
         }
     }
-    confirm_keypair(wg, peer, kp);
     let now = timers::now();
+    let stale = confirm_keypair(wg, peer, kp, now);
     let keepalive = skb.is_empty();
     let rekey = {
         let mut t = peer.timers.lock();
@@ -351,7 +351,7 @@ fn consume_data(peer: &Arc<Peer>, kp: &Arc<Keypair>, skb: SkBuff) {
             // Whatever the inner packet turns out to be, as in the C driver.
             t.data_received(now);
         }
-        let r = kp.kp.is_initiator && kp.kp.wants_rekey_on_receive(now) && !t.sent_lastminute_handshake();
+        let r = stale && !t.sent_lastminute_handshake();
         if r {
             t.set_sent_lastminute_handshake();
         }
@@ -369,10 +369,22 @@ fn consume_data(peer: &Arc<Peer>, kp: &Arc<Keypair>, skb: SkBuff) {
     deliver(wg, peer, skb, wire_len, outer_ds);
 }
 
-/// Promotes `kp` if it is the peer's "next" keypair (the responder's first data on a new session).
-fn confirm_keypair(wg: &Device, peer: &Arc<Peer>, kp: &Arc<Keypair>) {
-    let released = peer.keypairs.lock().received_with(|k| Arc::ptr_eq(k, kp));
-    let Some(released) = released else { return };
+/// Promotes `kp` if it is the peer's "next" keypair (the responder's first data on a new session). Returns whether
+/// the current keypair is one we initiated that expires soon, so that a last-minute handshake is due (the C
+/// `keep_key_fresh`, which judges the keypair we send with, not the one the packet came with).
+fn confirm_keypair(wg: &Device, peer: &Arc<Peer>, kp: &Arc<Keypair>, now: u64) -> bool {
+    let (released, stale) = {
+        let mut k = peer.keypairs.lock();
+        let released = k.received_with(|k| Arc::ptr_eq(k, kp));
+        let stale = k
+            .current
+            .as_ref()
+            .is_some_and(|c| c.sending_valid.load(Ordering::Relaxed) && c.kp.wants_rekey_on_receive(now));
+        (released, stale)
+    };
+    let Some(released) = released else {
+        return stale;
+    };
     {
         let mut idx = wg.index.lock();
         for k in released.keypairs.iter().flatten() {
@@ -383,6 +395,7 @@ fn confirm_keypair(wg: &Device, peer: &Arc<Peer>, kp: &Arc<Keypair>) {
     drop(released);
     crate::handshake::handshake_done(peer);
     send::send_staged(peer);
+    stale
 }
 
 /// Checks the inner packet and hands it to the stack; `wire_len` is the length of the data message it came in,
