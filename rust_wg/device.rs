@@ -133,9 +133,14 @@ pub(crate) struct Device {
     /// Sender indices of handshakes and keypairs; looked up from softirq without a lock (RCU).
     #[pin]
     pub(crate) index: IndexTable,
-    /// Incoming handshake messages, processed by `handshake_wq`. Bounded by [`MAX_QUEUED_INCOMING_HANDSHAKES`].
+    /// Incoming handshake messages, processed by `handshake_work` (`handshake.rs`). Bounded by
+    /// [`MAX_QUEUED_INCOMING_HANDSHAKES`].
     #[pin]
     pub(crate) incoming_handshakes: kernel::net::skbuff::SkBuffHead,
+    /// Whether handshake processing is under load (demands cookies), from the length of `incoming_handshakes`.
+    /// Handshake worker only. Per device, like the ratelimiter (the C driver keeps one for the whole system).
+    #[pin]
+    pub(crate) handshake_load: Mutex<crate::proto::cookie::Load>,
     /// Interface name as of the last RTNL-held callback, for log lines from any context.
     #[pin]
     name: SpinLockBh<[u8; 16]>,
@@ -632,6 +637,7 @@ impl LinkOps for DevPriv {
                 ratelimiter <- new_mutex!(Ratelimiter::new(slots, rl_key)),
                 index <- index,
                 incoming_handshakes <- kernel::net::skbuff::SkBuffHead::new(),
+                handshake_load <- new_mutex!(crate::proto::cookie::Load::new()),
                 name <- new_spinlock_bh!([0u8; 16]),
                 netdev: Rcu::new(Some(netdev)),
                 creating_net,

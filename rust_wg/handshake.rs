@@ -28,6 +28,9 @@ use kernel::{
 
 /// Handshake messages are dropped or answered with cookies once this many wait (the C "under load" threshold).
 const UNDER_LOAD: usize = crate::device::MAX_QUEUED_INCOMING_HANDSHAKES / 8;
+/// Handshake messages the worker processes before it yields its CPU (the C worker's `cond_resched` after each): a
+/// flood refills the queue as fast as it is worked off, and each message costs up to two Diffie-Hellmans.
+const HANDSHAKES_PER_RUN: usize = 16;
 
 fn timestamp() -> [u8; messages::TIMESTAMP_LEN] {
     let (s, ns) = ktime_get_real_ts64();
@@ -140,11 +143,20 @@ fn install_keypair(
 impl WorkItem<0> for Device {
     type Pointer = Arc<Device>;
 
-    /// Processes queued handshake messages.
+    /// Processes queued handshake messages, at most [`HANDSHAKES_PER_RUN`], then queues itself again if more wait.
     fn run(this: Arc<Device>) {
-        while let Some(skb) = this.incoming_handshakes.dequeue() {
-            let under_load = this.incoming_handshakes.len() >= UNDER_LOAD;
+        for _ in 0..HANDSHAKES_PER_RUN {
+            let Some(skb) = this.incoming_handshakes.dequeue() else {
+                return;
+            };
+            // The message in hand counts as queued, as in the C driver.
+            let long = this.incoming_handshakes.len() + 1 >= UNDER_LOAD;
+            let under_load = this.handshake_load.lock().under_load(long, timers::now());
             process(&this, skb, under_load);
+        }
+        // A message queued meanwhile queued this work too (it was not pending while running); this covers the rest.
+        if !this.incoming_handshakes.is_empty() {
+            this.queue_work(this.clone());
         }
     }
 }

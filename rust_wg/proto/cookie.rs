@@ -76,6 +76,42 @@ fn compute_mac<C: Crypto>(covered: &[u8], key: &[u8]) -> Result<[u8; COOKIE_LEN]
     Ok(mac)
 }
 
+/// How long (seconds) the responder stays under load after its handshake queue was last found long (the C
+/// `last_under_load`).
+pub const UNDER_LOAD_HOLD: u64 = 1;
+
+/// Whether the responder is under load, i.e. demands cookies (mac2) before it spends a Diffie-Hellman on a handshake
+/// message, as the C `wg_receive_handshake_packet` decides: while the handshake queue is long, and for
+/// [`UNDER_LOAD_HOLD`] after it was last found long. Without the hold, a flood that lets the queue drain now and then
+/// would get its messages processed without cookies in between, each time the queue is found short.
+#[derive(Debug, Default)]
+pub struct Load {
+    /// When the queue was last found long.
+    last_long: Option<u64>,
+}
+
+impl Load {
+    /// Not under load.
+    pub const fn new() -> Self {
+        Self { last_long: None }
+    }
+
+    /// Whether the responder is under load at `now`, given whether its handshake queue is long now.
+    pub fn under_load(&mut self, queue_long: bool, now: u64) -> bool {
+        if queue_long {
+            self.last_long = Some(now);
+            return true;
+        }
+        match self.last_long {
+            Some(t) if !birthdate_has_expired(t, UNDER_LOAD_HOLD, now) => true,
+            _ => {
+                self.last_long = None;
+                false
+            }
+        }
+    }
+}
+
 /// The responder side: validates MACs of incoming handshake messages and makes cookie replies.
 pub struct CookieChecker<C: Crypto> {
     mac1_key: [u8; KEY_LEN],
@@ -289,5 +325,39 @@ impl<C: Crypto> CookieMaker<C> {
         self.cookie_birthdate = Some(now);
         self.last_mac1_sent = None;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn load_holds_for_a_second_after_the_queue_was_long() {
+        let mut l = Load::new();
+        let t0 = 1000 * MS;
+        assert!(!l.under_load(false, t0));
+        assert!(l.under_load(true, t0));
+        // The queue drained: still under load for one second after it was last long (as the C driver).
+        assert!(l.under_load(false, t0 + 1));
+        assert!(l.under_load(false, t0 + 999 * MS));
+        assert!(!l.under_load(false, t0 + 1000 * MS));
+        assert!(!l.under_load(false, t0 + 1001 * MS));
+        // Long again: the hold restarts from the last time it was long.
+        assert!(l.under_load(true, t0 + 2000 * MS));
+        assert!(l.under_load(true, t0 + 2500 * MS));
+        assert!(l.under_load(false, t0 + 3499 * MS));
+        assert!(!l.under_load(false, t0 + 3500 * MS));
+    }
+
+    #[test]
+    fn load_at_boot_time_zero() {
+        // A queue found long at time 0 still counts (no 0 sentinel as in the C driver's `last_under_load`).
+        let mut l = Load::new();
+        assert!(l.under_load(true, 0));
+        assert!(l.under_load(false, 500 * MS));
+        assert!(!l.under_load(false, 1000 * MS));
     }
 }
