@@ -459,6 +459,11 @@ fn deliver(wg: &Arc<Device>, peer: &Arc<Peer>, mut skb: SkBuff, wire_len: usize,
 impl NapiPoll for Peer {
     /// Hands the peer's checked packets to GRO, in order (the delivery half of the C `wg_packet_rx_poll`).
     fn poll(this: Pin<&Self>, ctx: &mut PollContext<'_, Self>, budget: i32) -> i32 {
+        if budget <= 0 {
+            // netpoll (netconsole) polls with no budget, possibly with interrupts off: no packets, no locks, and
+            // not complete (as the C driver).
+            return 0;
+        }
         let mut n = 0;
         while n < budget {
             let Some(skb) = this.deliver.dequeue() else {
