@@ -286,8 +286,11 @@ impl Device {
         if let Some(n) = &new {
             let pk = *n.public_key();
             if let Some(p) = c.peers.remove_key(&pk) {
-                ips.remove_peer(&p)?;
+                // Removed even if its prefixes could not all be (no memory): off the list, only `remove` would
+                // delete its NAPI context, which holds the `net_device` (unregistering would wait for ever).
+                let r = ips.remove_peer(&p);
                 crate::peer::remove(self, &p);
+                r?;
             }
         }
         let mut id = self.identity.lock();
@@ -322,8 +325,10 @@ impl Device {
     ) -> Result<(), ConfigError> {
         if u.remove {
             if let Some(p) = c.peers.remove_key(&u.public_key) {
-                ips.remove_peer(&p)?;
+                // As in `set_private_key`: removed even if its prefixes could not all be.
+                let r = ips.remove_peer(&p);
                 crate::peer::remove(self, &p);
+                r?;
             }
             return Ok(());
         }
