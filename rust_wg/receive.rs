@@ -78,7 +78,10 @@ pub(crate) fn receive(wg: &Arc<Device>, mut skb: SkBuff) {
                 _ => messages::COOKIE_REPLY_LEN,
             };
             crate::wg_debug_ratelimited!(wg, "Receiving handshake message type {} ({} bytes)", ty, len);
-            if len != want || wg.incoming_handshakes.len() >= MAX_QUEUED_INCOMING_HANDSHAKES {
+            if len != want {
+                return drop_rx(wg, skb, DropReason::NOT_SPECIFIED);
+            }
+            if wg.incoming_handshakes.len() >= MAX_QUEUED_INCOMING_HANDSHAKES {
                 return drop_rx(wg, skb, DropReason::FULL_RING);
             }
             wg.incoming_handshakes.enqueue(skb);
@@ -144,12 +147,15 @@ fn receive_with(wg: &Arc<Device>, skb: SkBuff, hdr: DataHeader) {
         return drop_rx(wg, skb, DropReason::NOT_SPECIFIED);
     }
     let now = clock();
-    // Small messages may be opened here (`proto::express`): in order among themselves (one tag per peer), while a
-    // session needs no confirmation (which takes a mutex) and the delivery queue has room.
+    // Small messages may be opened here (`proto::express`): in order among themselves (one tag per peer), while the
+    // delivery queue has room and the keypair needs no confirmation: promoting it takes the index table's mutex, so
+    // only the consumer (process context) does it. A keypair that is not `next` now does not become it later: an
+    // initiator only has its keys from our response, which we send after installing the keypair as `next`.
     let small = skb.len() <= EXPRESS_MAX_WIRE_LEN;
     if small && peer.deliver.len() < MAX_DELIVER && !is_next(&peer, &kp) && peer.rx_ring.lock().may_express(0, now) {
         return express(wg, &peer, kp, skb, hdr.counter);
     }
+    let mut head_failed = false;
     let refused = {
         let mut ring = peer.rx_ring.lock();
         let mut jobs = wg.crypt_rx.lock();
@@ -177,7 +183,9 @@ fn receive_with(wg: &Arc<Device>, skb: SkBuff, hdr: DataHeader) {
                     match jobs.push(job) {
                         Ok(()) => None,
                         Err(job) => {
-                            drop(ring.complete(seq, None));
+                            // Not reached (room was checked under this lock). Were it, the slot fails, and if it is
+                            // the head the consumer must be told, or the ring would never move again.
+                            head_failed = matches!(ring.complete(seq, None), Ok(true));
                             Some(job.skb)
                         }
                     }
@@ -185,6 +193,9 @@ fn receive_with(wg: &Arc<Device>, skb: SkBuff, hdr: DataHeader) {
             }
         }
     };
+    if head_failed {
+        peer.kick_rx();
+    }
     match refused {
         Some(skb) => drop_rx(wg, skb, DropReason::FULL_RING),
         None => wg.kick_crypt(1),
