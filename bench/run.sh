@@ -4,9 +4,12 @@
 # The reproducible benchmark (`make bench`, `make bench QUICK=1`): build what is needed, boot ONE VM, measure every
 # implementation in it (bench/guest.sh), and write bench/results/latest.{json,md} and plots (bench/report.py).
 #
-#   bench/run.sh [--quick] [--variant perf|normal] [--impl LIST] [--parts LIST] [--runs N] [--no-build] [--out DIR]
+#   bench/run.sh [--quick] [--variant perf|normal] [--impl LIST] [--parts LIST] [--runs N] [--extra-runs N]
+#                [--no-build] [--out DIR]
 #
 # --quick: 1 run of each measurement with short durations (< 10 minutes on a 2-core machine); default: 3 runs.
+# --runs: rounds of the WireGuard implementations and veth; --extra-runs: rounds of the comparison set (IPsec,
+#   OpenVPN; default 1: they are context, the ratios that matter are rust_wg's against C, go and veth).
 # --impl: comma-separated subset of c,rust,veth,go,ipsec_chacha,ipsec_gcm,ovpn_chacha,ovpn_gcm (ipsec, ovpn: both
 #   variants; wg: c,rust,go; default: all of them), measured in that order within a round.
 # --parts: comma-separated subset of traffic,flood,scale,crypto (default: all).
@@ -25,6 +28,7 @@ variant=${BENCH_VARIANT:-perf}
 impls="c rust veth go ipsec_chacha ipsec_gcm ovpn_chacha ovpn_gcm" # also the order within a round
 parts=traffic,flood,scale,crypto
 runs=""
+extra_runs=""
 build=1
 build_failed=""
 out=$top/bench/results
@@ -35,6 +39,7 @@ while (($#)); do
 	--impl) impls=${2//,/ }; shift 2 ;;
 	--parts) parts=$2; shift 2 ;;
 	--runs) runs=$2; shift 2 ;;
+	--extra-runs) extra_runs=$2; shift 2 ;;
 	--no-build) build=0; shift ;;
 	--out) out=$2; shift 2 ;;
 	-h | --help) sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -62,10 +67,10 @@ done
 # FLOOD_IDS initiator identities (and as many source addresses, at most 250) for FLOOD_DUR seconds, FLOOD_FRESH fresh
 # initiations per second among the replayed flood.
 if ((quick)); then
-	runs=${runs:-1} dur=${BENCH_DUR:-3} rtt_dur=${BENCH_RTT_DUR:-5} budget=${BENCH_BUDGET:-360} peers=1000
+	runs=${runs:-1} extra_runs=${extra_runs:-1} dur=${BENCH_DUR:-3} rtt_dur=${BENCH_RTT_DUR:-5} budget=${BENCH_BUDGET:-360} peers=1000
 	flood_dur=${BENCH_FLOOD_DUR:-4} crypto_s=2 wgctl_on_c=1 scale_reserve=${BENCH_SCALE_RESERVE:-120}
 else
-	runs=${runs:-3} dur=${BENCH_DUR:-8} rtt_dur=${BENCH_RTT_DUR:-15} budget=${BENCH_BUDGET:-2400} peers=10000
+	runs=${runs:-3} extra_runs=${extra_runs:-1} dur=${BENCH_DUR:-8} rtt_dur=${BENCH_RTT_DUR:-15} budget=${BENCH_BUDGET:-3300} peers=10000
 	flood_dur=${BENCH_FLOOD_DUR:-12} crypto_s=3 wgctl_on_c=1 scale_reserve=${BENCH_SCALE_RESERVE:-900}
 fi
 scale_peers=${BENCH_SCALE_PEERS:-$peers}
@@ -151,6 +156,7 @@ FLOOD_DUR=$flood_dur
 CRYPTO_SECONDS=$crypto_s
 SCALE_WGCTL_ON_C=$wgctl_on_c
 RUNS=$runs
+EXTRA_RUNS=$extra_runs
 DUR=$dur
 RTT_DUR=$rtt_dur
 SCALE_PEERS=$scale_peers
@@ -167,6 +173,7 @@ cpus=2
 	echo "variant $variant"
 	echo "quick $quick"
 	echo "runs $runs"
+	echo "extra_runs $extra_runs"
 	echo "dur_s $dur"
 	echo "rtt_dur_s $rtt_dur"
 	echo "scale_peers $scale_peers"
