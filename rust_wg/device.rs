@@ -19,7 +19,7 @@ use crate::index::IndexTable;
 use crate::peer::Peer;
 use crate::proto::{
     allowedips::AllowedIps,
-    cookie::CookieChecker,
+    cookie::{CookieChecker, UnderLoad},
     noise::StaticIdentity,
     ratelimiter::{Ratelimiter, Slot},
 };
@@ -130,6 +130,10 @@ pub(crate) struct Device {
     /// what the C driver's per-namespace scope amounts to). Handshake worker only.
     #[pin]
     pub(crate) ratelimiter: Mutex<Ratelimiter<SlotBuf>>,
+    /// Whether handshake processing is under load (cookies demanded), remembered for a second. Handshake worker
+    /// only.
+    #[pin]
+    pub(crate) under_load: Mutex<UnderLoad>,
     /// Sender indices of handshakes and keypairs; looked up from softirq without a lock (RCU).
     #[pin]
     pub(crate) index: IndexTable,
@@ -137,10 +141,6 @@ pub(crate) struct Device {
     /// [`MAX_QUEUED_INCOMING_HANDSHAKES`].
     #[pin]
     pub(crate) incoming_handshakes: kernel::net::skbuff::SkBuffHead,
-    /// Whether handshake processing is under load (demands cookies), from the length of `incoming_handshakes`.
-    /// Handshake worker only. Per device, like the ratelimiter (the C driver keeps one for the whole system).
-    #[pin]
-    pub(crate) handshake_load: Mutex<crate::proto::cookie::Load>,
     /// Interface name as of the last RTNL-held callback, for log lines from any context.
     #[pin]
     name: SpinLockBh<[u8; 16]>,
@@ -528,13 +528,11 @@ impl DeviceOps for DevPriv {
         wg.start_workers(rtnl)?;
         let port = wg.cfg.lock().listen_port;
         let bound = wg.open_sockets(rtnl, port)?;
-        let peers = {
-            let mut c = wg.cfg.lock();
-            c.listen_port = bound;
-            c.up = true;
-            c.peers.to_vec(GFP_KERNEL)?
-        };
-        for p in peers.iter() {
+        // Under `cfg`, as configuration changes peers (a copy of the list would need memory, for 8 bytes a peer).
+        let mut c = wg.cfg.lock();
+        c.listen_port = bound;
+        c.up = true;
+        for p in c.peers.iter() {
             p.set_running(true);
             crate::send::send_staged(p);
             if p.persistent_keepalive() != 0 {
@@ -547,13 +545,14 @@ impl DeviceOps for DevPriv {
     fn stop(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
         let wg = dev.data().wg.clone();
         wg.refresh_name(dev.untyped(), rtnl);
-        let peers = {
+        {
+            // Cannot fail: the core ignores an error here, and peers left running would keep their timers and keys
+            // while the device is down.
             let mut c = wg.cfg.lock();
             c.up = false;
-            c.peers.to_vec(GFP_KERNEL)?
-        };
-        for p in peers.iter() {
-            p.stop();
+            for p in c.peers.iter() {
+                p.stop();
+            }
         }
         wg.close_sockets();
         wg.incoming_handshakes.purge();
@@ -640,9 +639,9 @@ impl LinkOps for DevPriv {
                 }),
                 identity <- new_mutex!(Identity { identity: None, cookie_checker: checker }),
                 ratelimiter <- new_mutex!(Ratelimiter::new(slots, rl_key)),
+                under_load <- new_mutex!(UnderLoad::new()),
                 index <- index,
                 incoming_handshakes <- kernel::net::skbuff::SkBuffHead::new(),
-                handshake_load <- new_mutex!(crate::proto::cookie::Load::new()),
                 name <- new_spinlock_bh!([0u8; 16]),
                 netdev: Rcu::new(Some(netdev)),
                 creating_net,

@@ -463,9 +463,12 @@ impl WorkItem<1> for Peer {
             t.any_authenticated_packet_traversal(now);
             t.any_authenticated_packet_sent();
         });
-        match crate::handshake::send_buffer(&this, &msg) {
-            Ok(()) => timers::event(&this, |t| t.handshake_initiated(now, kernel::crypto::get_random_u32())),
-            Err(e) => crate::wg_debug_ratelimited!(this.device, "Failed to send handshake initiation to peer {}: {:?}", this.id, e),
+        let sent = crate::handshake::send_buffer(&this, &msg);
+        // Armed also when the send failed (no route to the endpoint yet, say), as in the C driver: the retries, and
+        // giving up (purging the staged packets) after the last, must not depend on a later packet to send.
+        timers::event(&this, |t| t.handshake_initiated(now, kernel::crypto::get_random_u32()));
+        if let Err(e) = sent {
+            crate::wg_debug_ratelimited!(this.device, "Failed to send handshake initiation to peer {}: {:?}", this.id, e);
         }
     }
 }
@@ -479,6 +482,10 @@ impl WorkItem<2> for Peer {
 
     /// Zeroes all key material after `REJECT_AFTER_TIME * 3` without a new session (the C `wg_queued_expired_zero_key_material`).
     fn run(this: Arc<Peer>) {
+        if !this.alive() {
+            // Queued before the peer was removed: removal cleared the keys and told listeners the peer is gone.
+            return;
+        }
         this.clear_keys();
         // Idle for that long: the rings give their memory back (if empty; the next packet allocates it again).
         this.tx_ring.lock().release();

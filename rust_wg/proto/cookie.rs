@@ -10,7 +10,7 @@
 //!
 //! [`CookieChecker`] is the responder side (one per device), [`CookieMaker`] the sender side (one per peer). Whether
 //! the device is under load is the caller's decision (the kernel compares its handshake queue length against a
-//! threshold), passed as `check_cookie`. The cookie secret is random bytes from the caller: when
+//! threshold, remembered for a second by [`UnderLoad`]), passed as `check_cookie`. The cookie secret is random bytes from the caller: when
 //! [`CookieChecker::secret_expired`] says so, the caller rotates it with [`CookieChecker::rotate_secret`] (under a
 //! write lock in the kernel) before validating or replying.
 
@@ -61,6 +61,40 @@ pub enum MacState {
     ValidMacWithCookieButRatelimited,
 }
 
+/// Whether a device is under load, with the C driver's one-second memory (`last_under_load` in
+/// `wg_receive_handshake_packet()`).
+///
+/// The caller tells [`UnderLoad::update`] whether its handshake queue is at its threshold now. Once it was, the device
+/// stays under load for a second after the queue got short again, so that a flood whose queue drains now and then
+/// does not get its messages processed without cookies each time it does.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct UnderLoad {
+    /// The last time the queue was at its threshold, while that is less than a second ago.
+    last: Option<u64>,
+}
+
+impl UnderLoad {
+    /// Not under load.
+    pub const fn new() -> Self {
+        Self { last: None }
+    }
+
+    /// Records whether the queue is at its threshold at `now` and tells whether to treat a message as under load.
+    pub fn update(&mut self, queue_at_threshold: bool, now: u64) -> bool {
+        if queue_at_threshold {
+            self.last = Some(now);
+            return true;
+        }
+        match self.last {
+            Some(t) if !birthdate_has_expired(t, 1, now) => true,
+            _ => {
+                self.last = None;
+                false
+            }
+        }
+    }
+}
+
 fn precompute_key<C: Crypto>(
     public: &[u8; PUBLIC_KEY_LEN],
     label: &[u8],
@@ -74,42 +108,6 @@ fn compute_mac<C: Crypto>(covered: &[u8], key: &[u8]) -> Result<[u8; COOKIE_LEN]
     let mut mac = [0; COOKIE_LEN];
     C::blake2s(&mut mac, key, &[covered])?;
     Ok(mac)
-}
-
-/// How long (seconds) the responder stays under load after its handshake queue was last found long (the C
-/// `last_under_load`).
-pub const UNDER_LOAD_HOLD: u64 = 1;
-
-/// Whether the responder is under load, i.e. demands cookies (mac2) before it spends a Diffie-Hellman on a handshake
-/// message, as the C `wg_receive_handshake_packet` decides: while the handshake queue is long, and for
-/// [`UNDER_LOAD_HOLD`] after it was last found long. Without the hold, a flood that lets the queue drain now and then
-/// would get its messages processed without cookies in between, each time the queue is found short.
-#[derive(Debug, Default)]
-pub struct Load {
-    /// When the queue was last found long.
-    last_long: Option<u64>,
-}
-
-impl Load {
-    /// Not under load.
-    pub const fn new() -> Self {
-        Self { last_long: None }
-    }
-
-    /// Whether the responder is under load at `now`, given whether its handshake queue is long now.
-    pub fn under_load(&mut self, queue_long: bool, now: u64) -> bool {
-        if queue_long {
-            self.last_long = Some(now);
-            return true;
-        }
-        match self.last_long {
-            Some(t) if !birthdate_has_expired(t, UNDER_LOAD_HOLD, now) => true,
-            _ => {
-                self.last_long = None;
-                false
-            }
-        }
-    }
 }
 
 /// The responder side: validates MACs of incoming handshake messages and makes cookie replies.
@@ -325,39 +323,5 @@ impl<C: Crypto> CookieMaker<C> {
         self.cookie_birthdate = Some(now);
         self.last_mac1_sent = None;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MS: u64 = 1_000_000;
-
-    #[test]
-    fn load_holds_for_a_second_after_the_queue_was_long() {
-        let mut l = Load::new();
-        let t0 = 1000 * MS;
-        assert!(!l.under_load(false, t0));
-        assert!(l.under_load(true, t0));
-        // The queue drained: still under load for one second after it was last long (as the C driver).
-        assert!(l.under_load(false, t0 + 1));
-        assert!(l.under_load(false, t0 + 999 * MS));
-        assert!(!l.under_load(false, t0 + 1000 * MS));
-        assert!(!l.under_load(false, t0 + 1001 * MS));
-        // Long again: the hold restarts from the last time it was long.
-        assert!(l.under_load(true, t0 + 2000 * MS));
-        assert!(l.under_load(true, t0 + 2500 * MS));
-        assert!(l.under_load(false, t0 + 3499 * MS));
-        assert!(!l.under_load(false, t0 + 3500 * MS));
-    }
-
-    #[test]
-    fn load_at_boot_time_zero() {
-        // A queue found long at time 0 still counts (no 0 sentinel as in the C driver's `last_under_load`).
-        let mut l = Load::new();
-        assert!(l.under_load(true, 0));
-        assert!(l.under_load(false, 500 * MS));
-        assert!(!l.under_load(false, 1000 * MS));
     }
 }
