@@ -138,7 +138,8 @@ pub(crate) struct Device {
     /// Sender indices of handshakes and keypairs; looked up from softirq without a lock (RCU).
     #[pin]
     pub(crate) index: IndexTable,
-    /// Incoming handshake messages, processed by `handshake_wq`. Bounded by [`MAX_QUEUED_INCOMING_HANDSHAKES`].
+    /// Incoming handshake messages, processed by `handshake_work` (`handshake.rs`). Bounded by
+    /// [`MAX_QUEUED_INCOMING_HANDSHAKES`].
     #[pin]
     pub(crate) incoming_handshakes: kernel::net::skbuff::SkBuffHead,
     /// Interface name as of the last RTNL-held callback, for log lines from any context.
@@ -463,7 +464,8 @@ impl PinnedDrop for DevPriv {
 /// 4. Remove every peer (see `peer::remove`: stops its timer, drops its keys and index entries and queued packets).
 /// 5. Take the workqueue out and drop it, which drains work already queued (work never takes RTNL or `cfg` for
 ///    longer than a lookup, so this cannot deadlock); nothing can be queued after the take. Then the same for the
-///    crypt workqueue (`stop_workers`), dropping the jobs left, and the packets that came back to the peers' rings.
+///    crypt workqueue (`stop_workers`), dropping the jobs left, the packets that came back to the peers' rings and
+///    those a consumer queued for delivery after its peer's removal.
 /// 6. Drop the incoming handshakes still queued and any index entry left, and withdraw the `net_device` reference after a grace period (so no
 ///    RCU reader still uses it), which lets `unregister_netdevice` finish.
 fn teardown(wg: &Arc<Device>) {
@@ -490,6 +492,10 @@ fn teardown(wg: &Arc<Device>) {
     drop(waiters);
     for p in peers.iter() {
         p.purge_rings();
+        // A receive consumer that was running while `remove` purged the delivery queue may have queued packets
+        // after it (its NAPI context is gone, so nothing takes them): they point at the `net_device`, which is
+        // about to go, without a reference. Nothing adds to the queue any more.
+        p.deliver.purge();
     }
     drop(peers);
     wg.incoming_handshakes.purge();

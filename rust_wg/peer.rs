@@ -425,8 +425,9 @@ impl Peer {
         let (changed, addr_changed) = {
             let mut e = self.endpoint.lock();
             let changed = e.addr != new.addr || e.scope_id != new.scope_id || {
-                // A change of the local address the peer sends to counts, as in the C `endpoint_eq` on the received
-                // endpoint (not of the interface it arrives on).
+                // A change of the local address the peer sends to counts, as in the C `endpoint_eq`; unlike it, not
+                // a change of the interface it arrives on alone (C compares `src_if4` too): `src_if4` is then only
+                // renewed with the address, and a route leaving elsewhere makes the send forget both.
                 match src.local {
                     IpAddr::V4(a) => e.src4 != a,
                     IpAddr::V6(a) => e.src6 != a,

@@ -283,7 +283,8 @@ pub(crate) struct Job {
     pub(crate) seq: u32,
     /// The MTU to pad against (transmit): the route's when the packet had one, else the device's at admission.
     pub(crate) mtu: u32,
-    /// The nonce (transmit only; receive reads it from the header after opening).
+    /// The nonce: transmit takes it at admission; receive reads it from the message's header at admission (the
+    /// consumer's replay check reads it again from the opened message).
     pub(crate) nonce: u64,
 }
 
