@@ -112,7 +112,7 @@ pub(crate) struct DeviceSnapshot {
     /// `WGDEVICE_A_FWMARK`.
     pub fwmark: u32,
     /// The peers, in creation order.
-    pub peers: KVec<PeerSnapshot>,
+    pub peers: KVVec<PeerSnapshot>,
 }
 
 /// One peer of a [`DeviceSnapshot`].
@@ -286,8 +286,7 @@ impl Device {
         if let Some(n) = &new {
             let pk = *n.public_key();
             if let Some(p) = c.peers.remove_key(&pk) {
-                ips.remove_peer(&p)?;
-                crate::peer::remove(self, &p);
+                self.remove_listed_peer(ips, &p)?;
             }
         }
         let mut id = self.identity.lock();
@@ -306,6 +305,8 @@ impl Device {
         // Keys derived with the old identity are useless now.
         for p in c.peers.iter() {
             p.clear_keys();
+            // The next initiation may go at once (the C `wg_noise_expire_current_peer_keypairs`).
+            p.timers.lock().reset_last_sent_handshake();
             if send_staged {
                 crate::send::send_staged(p);
             }
@@ -322,8 +323,7 @@ impl Device {
     ) -> Result<(), ConfigError> {
         if u.remove {
             if let Some(p) = c.peers.remove_key(&u.public_key) {
-                ips.remove_peer(&p)?;
-                crate::peer::remove(self, &p);
+                self.remove_listed_peer(ips, &p)?;
             }
             return Ok(());
         }
@@ -350,32 +350,14 @@ impl Device {
             }
         };
 
-        if let Some(psk) = &u.preshared_key {
-            peer.handshake.lock().hs.set_preshared_key(psk);
-        }
-        if let Some(ep) = u.endpoint {
-            let scope = if matches!(ep.addr, IpAddr::V6(_)) { u.endpoint_scope_id } else { 0 };
-            if peer.set_endpoint(ep, scope) {
-                notify(|h| h.endpoint_changed, self, &peer);
-            }
-        }
-        if u.replace_allowed_ips {
-            ips.remove_peer(&peer)?;
-        }
-        for a in u.allowed_ips.iter() {
-            if a.cidr > a.addr.bits() {
-                return Err(einval(c_str!("Invalid allowed IP prefix length")));
-            }
-            if a.remove {
-                ips.remove(&peer, &a.addr, a.cidr)?;
-            } else {
-                ips.insert(&peer, &a.addr, a.cidr)?;
-            }
-        }
+        let r = self.set_peer_addresses(ips, &peer, u);
         if created {
+            // Also when the allowed IPs failed: the peer is listed now and must run like any other (a listed peer
+            // whose timers never run would keep its keys for ever).
             peer.set_running(c.up);
             notify(|h| h.peer_added, self, &peer);
         }
+        r?;
         if let Some(ka) = u.persistent_keepalive {
             let send_now = {
                 let mut t = peer.timers.lock();
@@ -391,6 +373,51 @@ impl Device {
         Ok(())
     }
 
+    /// Sets `peer`'s preshared key, endpoint and allowed IPs from `u` (the part of `set_peer` that may fail
+    /// halfway).
+    fn set_peer_addresses(
+        &self,
+        ips: &mut allowedips::Update<'_>,
+        peer: &Arc<Peer>,
+        u: &PeerUpdate,
+    ) -> Result<(), ConfigError> {
+        if let Some(psk) = &u.preshared_key {
+            peer.handshake.lock().hs.set_preshared_key(psk);
+        }
+        if let Some(ep) = u.endpoint {
+            let scope = if matches!(ep.addr, IpAddr::V6(_)) { u.endpoint_scope_id } else { 0 };
+            if peer.set_endpoint(ep, scope) {
+                notify(|h| h.endpoint_changed, self, peer);
+            }
+        }
+        if u.replace_allowed_ips {
+            ips.remove_peer(peer)?;
+        }
+        for a in u.allowed_ips.iter() {
+            if a.cidr > a.addr.bits() {
+                return Err(einval(c_str!("Invalid allowed IP prefix length")));
+            }
+            if a.remove {
+                ips.remove(peer, &a.addr, a.cidr)?;
+            } else {
+                ips.insert(peer, &a.addr, a.cidr)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes `p`, which the caller just took off `cfg.peers`: its prefixes, then the peer itself.
+    ///
+    /// The peer is removed even if its prefixes could not be (no memory for the trie's path copies): a peer that is
+    /// no longer listed but still alive would keep its timer, work and NAPI context, and its index entries, which
+    /// hold the device, for ever (and the timer would fire after the module is gone). Prefixes left behind then
+    /// lead to a dead peer, whose packets are dropped, until they are replaced or the device goes.
+    fn remove_listed_peer(&self, ips: &mut allowedips::Update<'_>, p: &Arc<Peer>) -> Result<(), ConfigError> {
+        let r = ips.remove_peer(p);
+        crate::peer::remove(self, p);
+        r.map_err(ConfigError::from)
+    }
+
     /// Copies the configuration and peer statistics for a GET dump. The caller holds RTNL.
     pub(crate) fn snapshot(&self, rtnl: &Rtnl) -> Result<DeviceSnapshot> {
         let c = self.cfg.lock();
@@ -403,7 +430,8 @@ impl Device {
             let id = self.identity.lock();
             id.identity.as_ref().map(|i| (*i.private_key(), *i.public_key()))
         };
-        let mut peers = KVec::with_capacity(c.peers.len(), GFP_KERNEL)?;
+        // About 160 bytes a peer: beyond some 25 000 peers more than kmalloc gives.
+        let mut peers = KVVec::with_capacity(c.peers.len(), GFP_KERNEL)?;
         for p in c.peers.iter() {
             // One lock at a time, each guard dropped at the end of its own statement: `of_peer` takes the peer's
             // allowed-IPs mutex, which must not be taken under a (BH-disabling) spinlock such as last_handshake.

@@ -19,7 +19,7 @@ use crate::index::IndexTable;
 use crate::peer::Peer;
 use crate::proto::{
     allowedips::AllowedIps,
-    cookie::CookieChecker,
+    cookie::{CookieChecker, UnderLoad},
     noise::StaticIdentity,
     ratelimiter::{Ratelimiter, Slot},
 };
@@ -95,7 +95,8 @@ impl AsMut<[Slot]> for SlotBuf {
 /// per device, 1024 slots (512 sources) is plenty and costs 40 KiB.
 const RATELIMITER_SLOTS: usize = 1024;
 
-/// Receive-side statistics counters (no per-CPU abstraction for the untyped device; see the module docs).
+/// The interface's statistics counters, both directions (no per-CPU abstraction for the untyped device; see the
+/// module docs).
 #[derive(Default)]
 pub(crate) struct Stats {
     pub(crate) rx_packets: AtomicU64,
@@ -130,10 +131,15 @@ pub(crate) struct Device {
     /// what the C driver's per-namespace scope amounts to). Handshake worker only.
     #[pin]
     pub(crate) ratelimiter: Mutex<Ratelimiter<SlotBuf>>,
+    /// Whether handshake processing is under load (cookies demanded), remembered for a second. Handshake worker
+    /// only.
+    #[pin]
+    pub(crate) under_load: Mutex<UnderLoad>,
     /// Sender indices of handshakes and keypairs; looked up from softirq without a lock (RCU).
     #[pin]
     pub(crate) index: IndexTable,
-    /// Incoming handshake messages, processed by `handshake_wq`. Bounded by [`MAX_QUEUED_INCOMING_HANDSHAKES`].
+    /// Incoming handshake messages, processed by `handshake_work` (`handshake.rs`). Bounded by
+    /// [`MAX_QUEUED_INCOMING_HANDSHAKES`].
     #[pin]
     pub(crate) incoming_handshakes: kernel::net::skbuff::SkBuffHead,
     /// Interface name as of the last RTNL-held callback, for log lines from any context.
@@ -458,7 +464,8 @@ impl PinnedDrop for DevPriv {
 /// 4. Remove every peer (see `peer::remove`: stops its timer, drops its keys and index entries and queued packets).
 /// 5. Take the workqueue out and drop it, which drains work already queued (work never takes RTNL or `cfg` for
 ///    longer than a lookup, so this cannot deadlock); nothing can be queued after the take. Then the same for the
-///    crypt workqueue (`stop_workers`), dropping the jobs left, and the packets that came back to the peers' rings.
+///    crypt workqueue (`stop_workers`), dropping the jobs left, the packets that came back to the peers' rings and
+///    those a consumer queued for delivery after its peer's removal.
 /// 6. Drop the incoming handshakes still queued and any index entry left, and withdraw the `net_device` reference after a grace period (so no
 ///    RCU reader still uses it), which lets `unregister_netdevice` finish.
 fn teardown(wg: &Arc<Device>) {
@@ -485,6 +492,10 @@ fn teardown(wg: &Arc<Device>) {
     drop(waiters);
     for p in peers.iter() {
         p.purge_rings();
+        // A receive consumer that was running while `remove` purged the delivery queue may have queued packets
+        // after it (its NAPI context is gone, so nothing takes them): they point at the `net_device`, which is
+        // about to go, without a reference. Nothing adds to the queue any more.
+        p.deliver.purge();
     }
     drop(peers);
     wg.incoming_handshakes.purge();
@@ -518,13 +529,11 @@ impl DeviceOps for DevPriv {
         wg.start_workers(rtnl)?;
         let port = wg.cfg.lock().listen_port;
         let bound = wg.open_sockets(rtnl, port)?;
-        let peers = {
-            let mut c = wg.cfg.lock();
-            c.listen_port = bound;
-            c.up = true;
-            c.peers.to_vec(GFP_KERNEL)?
-        };
-        for p in peers.iter() {
+        // Under `cfg`, as configuration changes peers (a copy of the list would need memory, for 8 bytes a peer).
+        let mut c = wg.cfg.lock();
+        c.listen_port = bound;
+        c.up = true;
+        for p in c.peers.iter() {
             p.set_running(true);
             crate::send::send_staged(p);
             if p.persistent_keepalive() != 0 {
@@ -537,13 +546,14 @@ impl DeviceOps for DevPriv {
     fn stop(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
         let wg = dev.data().wg.clone();
         wg.refresh_name(dev.untyped(), rtnl);
-        let peers = {
+        {
+            // Cannot fail: the core ignores an error here, and peers left running would keep their timers and keys
+            // while the device is down.
             let mut c = wg.cfg.lock();
             c.up = false;
-            c.peers.to_vec(GFP_KERNEL)?
-        };
-        for p in peers.iter() {
-            p.stop();
+            for p in c.peers.iter() {
+                p.stop();
+            }
         }
         wg.close_sockets();
         wg.incoming_handshakes.purge();
@@ -630,6 +640,7 @@ impl LinkOps for DevPriv {
                 }),
                 identity <- new_mutex!(Identity { identity: None, cookie_checker: checker }),
                 ratelimiter <- new_mutex!(Ratelimiter::new(slots, rl_key)),
+                under_load <- new_mutex!(UnderLoad::new()),
                 index <- index,
                 incoming_handshakes <- kernel::net::skbuff::SkBuffHead::new(),
                 name <- new_spinlock_bh!([0u8; 16]),
@@ -665,9 +676,16 @@ impl LinkOps for DevPriv {
     }
 }
 
-/// Drops `skb` as a transmit error.
+/// Drops `skb` that could not be sent for want of room or of a peer that still exists (`tx_dropped`).
 pub(crate) fn tx_drop(wg: &Device, skb: SkBuff, reason: DropReason) {
     wg.stats.tx_dropped.fetch_add(1, Ordering::Relaxed);
+    skb.drop_reason(reason);
+}
+
+/// Drops `skb` that cannot be sent at all: not IP, no peer or endpoint for it, encryption failed (`tx_errors` only,
+/// as the C driver counts these).
+pub(crate) fn tx_error(wg: &Device, skb: SkBuff, reason: DropReason) {
+    wg.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
     skb.drop_reason(reason);
 }
 

@@ -3,8 +3,10 @@
 //! Handshake glue: creating and consuming handshake messages with `proto::noise` and `proto::cookie`, in process
 //! context (the C `wg_packet_handshake_receive_worker` and the handshake halves of send.c).
 //!
-//! Locks, in order: `Device::cfg` (peer lookup only, released before the next), `Device::identity`,
-//! `Peer::handshake`, then the BH locks (`Device::index`, `Peer::keypairs`, `Peer::timers`).
+//! Locks, in order: `Device::cfg` (peer lookup only, released before the next), `Device::identity` (with
+//! `Device::ratelimiter` inside it, for mac2 checks), `Peer::handshake`, `Device::index` (a mutex: the table's
+//! writers are all in process context). The BH spinlocks (`Peer::keypairs`, `Peer::timers`, `Peer::endpoint`) come
+//! last and are never held while taking any of these. `Device::under_load` is taken alone.
 
 use crate::device::Device;
 use crate::index::{Entry, Keypair};
@@ -28,6 +30,11 @@ use kernel::{
 
 /// Handshake messages are dropped or answered with cookies once this many wait (the C "under load" threshold).
 const UNDER_LOAD: usize = crate::device::MAX_QUEUED_INCOMING_HANDSHAKES / 8;
+
+/// Handshake messages the worker processes before it queues itself again: a flood then does not keep one work item
+/// running for as long as messages arrive (the C worker calls `cond_resched()` after each message; on a kernel
+/// without preemption a loop without it stalls its CPU).
+const HANDSHAKE_BUDGET: usize = 64;
 
 fn timestamp() -> [u8; messages::TIMESTAMP_LEN] {
     let (s, ns) = ktime_get_real_ts64();
@@ -140,16 +147,26 @@ fn install_keypair(
 impl WorkItem<0> for Device {
     type Pointer = Arc<Device>;
 
-    /// Processes queued handshake messages.
+    /// Processes queued handshake messages, at most [`HANDSHAKE_BUDGET`] of them per run.
     fn run(this: Arc<Device>) {
-        while let Some(skb) = this.incoming_handshakes.dequeue() {
-            let under_load = this.incoming_handshakes.len() >= UNDER_LOAD;
-            process(&this, skb, under_load);
+        for _ in 0..HANDSHAKE_BUDGET {
+            let Some(skb) = this.incoming_handshakes.dequeue() else {
+                return;
+            };
+            let now = timers::now();
+            // The queue length counts this message too, as the C driver's `handshake_queue_len` does.
+            let waiting = this.incoming_handshakes.len() + 1;
+            let under_load = this.under_load.lock().update(waiting >= UNDER_LOAD, now);
+            process(&this, skb, under_load, now);
+        }
+        if !this.incoming_handshakes.is_empty() {
+            // Not queued once teardown took the workqueue; it drops what is left.
+            let _ = this.queue_work(this.clone());
         }
     }
 }
 
-fn process(wg: &Arc<Device>, skb: SkBuff, under_load: bool) {
+fn process(wg: &Arc<Device>, skb: SkBuff, under_load: bool, now: u64) {
     let mut skb = skb;
     // The UDP stack only hands us datagrams whose headers it parsed, so the source is always there.
     let Some(src) = crate::receive::source(&skb) else {
@@ -165,7 +182,6 @@ fn process(wg: &Arc<Device>, skb: SkBuff, under_load: bool) {
     skb.consume();
     let msg = &buf[..len];
     let ty = u32::from_le_bytes([msg[0], msg[1], msg[2], msg[3]]);
-    let now = timers::now();
 
     if ty == messages::MESSAGE_HANDSHAKE_COOKIE {
         let Ok(reply) = CookieReply::parse(msg) else { return };
@@ -177,21 +193,20 @@ fn process(wg: &Arc<Device>, skb: SkBuff, under_load: bool) {
     }
 
     let state = {
-        let id = wg.identity.lock();
+        let mut id = wg.identity.lock();
+        // Under load cookies are computed (to check mac2, or for a reply): first rotate the secret if it is too
+        // old, as the C `make_cookie` does before computing one.
+        if under_load && id.cookie_checker.secret_expired(now) {
+            let mut secret = random_secret();
+            id.cookie_checker.rotate_secret(&secret, now);
+            memzero_explicit(&mut secret);
+        }
         id.cookie_checker.validate(msg, &src.from, under_load, || {
             let mut rl = wg.ratelimiter.lock();
-            rl.gc(now);
+            rl.gc_if_due(now);
             rl.allow(now, wg.ratelimit_scope, &src.from.addr)
         })
     };
-    // Rotate the cookie secret when it is too old (the C checker does this when making a reply).
-    if under_load {
-        let mut id = wg.identity.lock();
-        if id.cookie_checker.secret_expired(now) {
-            let secret = random_secret();
-            id.cookie_checker.rotate_secret(&secret, now);
-        }
-    }
     match state {
         MacState::InvalidMac => {
             crate::wg_debug_ratelimited!(wg, "Invalid MAC of handshake, dropping packet");
@@ -304,6 +319,10 @@ fn send_response(wg: &Device, peer: &Arc<Peer>) {
     timers::event(peer, |t| {
         t.any_authenticated_packet_traversal(now);
         t.any_authenticated_packet_sent();
+        // A response counts as a handshake sent (the C `last_sent_handshake`): until the initiator's first data
+        // confirms this session, our own staged packets find no current keypair, and without this they would send
+        // an initiation of ours that crosses the exchange in progress and replaces its keys.
+        t.handshake_sent(now);
     });
     let _ = send_buffer(peer, &out);
 }

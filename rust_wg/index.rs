@@ -23,8 +23,11 @@ use kernel::{
     },
 };
 
-/// Buckets of the index table; indices are uniformly random, so the low bits spread them.
-const BUCKETS: usize = 256;
+/// Buckets of the index table (the C `INDEX_HASHTABLE_BITS`, 2^13); indices are uniformly random, so the low bits
+/// spread them. A device has up to four entries a peer (a handshake and three keypairs), and every data message
+/// scans its bucket in softirq while every handshake copies one: 256 buckets made that a few hundred entries per
+/// bucket at 10 000 peers.
+const BUCKETS: usize = 1 << 13;
 
 /// A session's keys plus the mutable state the data path keeps beside them.
 #[pin_data(PinnedDrop)]
@@ -114,8 +117,8 @@ pub(crate) struct IndexTable {
     /// Serialises writers.
     #[pin]
     write: Mutex<()>,
-    /// `BUCKETS` pointers, fixed at creation; an empty bucket is null.
-    buckets: KVec<Rcu<KBox<Bucket>>>,
+    /// `BUCKETS` pointers (64 KiB, hence kvmalloc), fixed at creation; an empty bucket is null.
+    buckets: KVVec<Rcu<KBox<Bucket>>>,
 }
 
 fn bucket_of(i: u32) -> usize {
@@ -125,7 +128,7 @@ fn bucket_of(i: u32) -> usize {
 impl IndexTable {
     /// An empty table.
     pub(crate) fn new() -> Result<impl PinInit<Self, Error>> {
-        let mut buckets = KVec::with_capacity(BUCKETS, GFP_KERNEL)?;
+        let mut buckets = KVVec::with_capacity(BUCKETS, GFP_KERNEL)?;
         for _ in 0..BUCKETS {
             buckets.push(Rcu::null(), GFP_KERNEL)?;
         }

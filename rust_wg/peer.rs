@@ -339,8 +339,14 @@ impl Peer {
         Timer::delete_sync(&**self);
         self.clear_keys();
         self.timers.lock().reset_last_sent_handshake();
-        self.staged.purge();
+        self.purge_staged();
         self.purge_rings();
+    }
+
+    /// Drops the staged packets, counting them in `tx_dropped` (the C `wg_packet_purge_staged_packets`).
+    pub(crate) fn purge_staged(&self) {
+        let n = self.staged.purge();
+        self.device.stats.tx_dropped.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// Forgets the handshake in progress and all keypairs, unregistering their indices.
@@ -419,8 +425,9 @@ impl Peer {
         let (changed, addr_changed) = {
             let mut e = self.endpoint.lock();
             let changed = e.addr != new.addr || e.scope_id != new.scope_id || {
-                // A change of the local address the peer sends to counts, as in the C `endpoint_eq` on the received
-                // endpoint (not of the interface it arrives on).
+                // A change of the local address the peer sends to counts, as in the C `endpoint_eq`; unlike it, not
+                // a change of the interface it arrives on alone (C compares `src_if4` too): `src_if4` is then only
+                // renewed with the address, and a route leaving elsewhere makes the send forget both.
                 match src.local {
                     IpAddr::V4(a) => e.src4 != a,
                     IpAddr::V6(a) => e.src6 != a,

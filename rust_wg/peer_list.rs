@@ -176,13 +176,4 @@ impl PeerList {
     pub(crate) fn take(&mut self) -> Self {
         core::mem::replace(self, Self::new())
     }
-
-    /// Copies the peers into a vector (e.g. to act on them without holding the list's lock).
-    pub(crate) fn to_vec(&self, flags: Flags) -> Result<KVec<Arc<Peer>>> {
-        let mut out = KVec::with_capacity(self.len, flags)?;
-        for x in self.iter() {
-            out.push(x.clone(), flags)?;
-        }
-        Ok(out)
-    }
 }

@@ -21,8 +21,11 @@
 //! - The consumers are per-peer work items queued on the peer's serial CPU (`Peer::serial_cpu`), so one CPU hands
 //!   a peer's packets to UDP or the stack, in order, into that CPU's backlog.
 //!
-//! Lock order: `Peer::{tx,rx}_ring` before `Device::crypt_{tx,rx}`; the producer holds both while moving packets so
-//! that sequence (and, on transmit, nonce) order equals ring order. Workers and consumers hold one lock at a time.
+//! Lock order: `Peer::{tx,rx}_ring` before `Device::crypt_{tx,rx}` before the staging queue's lock before
+//! `Device::crypt_waiters`; the producer holds the first two while moving packets so that sequence (and, on
+//! transmit, nonce) order equals ring order. Workers and consumers hold one lock at a time. No `Arc<Peer>` may be
+//! dropped under any of them unless the caller holds another (the last one frees the peer, whose `Drop` takes its
+//! rings' locks).
 
 use crate::aqm::{Codel, InflightLimit, Sojourns};
 use crate::proto::express::Express;
@@ -280,7 +283,8 @@ pub(crate) struct Job {
     pub(crate) seq: u32,
     /// The MTU to pad against (transmit): the route's when the packet had one, else the device's at admission.
     pub(crate) mtu: u32,
-    /// The nonce (transmit only; receive reads it from the header after opening).
+    /// The nonce: transmit takes it at admission; receive reads it from the message's header at admission (the
+    /// consumer's replay check reads it again from the opened message).
     pub(crate) nonce: u64,
 }
 

@@ -78,7 +78,10 @@ pub(crate) fn receive(wg: &Arc<Device>, mut skb: SkBuff) {
                 _ => messages::COOKIE_REPLY_LEN,
             };
             crate::wg_debug_ratelimited!(wg, "Receiving handshake message type {} ({} bytes)", ty, len);
-            if len != want || wg.incoming_handshakes.len() >= MAX_QUEUED_INCOMING_HANDSHAKES {
+            if len != want {
+                return drop_rx(wg, skb, DropReason::NOT_SPECIFIED);
+            }
+            if wg.incoming_handshakes.len() >= MAX_QUEUED_INCOMING_HANDSHAKES {
                 return drop_rx(wg, skb, DropReason::FULL_RING);
             }
             wg.incoming_handshakes.enqueue(skb);
@@ -145,12 +148,15 @@ fn receive_with(wg: &Arc<Device>, skb: SkBuff, hdr: DataHeader) {
     }
     let now = clock();
     // Small messages may be opened here (`proto::express`): in order among the messages of their length class (the
-    // tag), while a session needs no confirmation (which takes a mutex) and the delivery queue has room.
+    // tag), while the delivery queue has room and the keypair needs no confirmation: promoting it takes the index
+    // table's mutex, so only the consumer (process context) does it. A keypair that is not `next` now does not become
+    // it later: an initiator only has its keys from our response, which we send after installing the keypair as `next`.
     let small = skb.len() <= EXPRESS_MAX_WIRE_LEN;
     let tag = rx_express_tag(skb.len());
     if small && peer.deliver.len() < MAX_DELIVER && !is_next(&peer, &kp) && peer.rx_ring.lock().may_express(tag, now) {
         return express(wg, &peer, kp, skb, hdr.counter);
     }
+    let mut head_failed = false;
     let refused = {
         let mut ring = peer.rx_ring.lock();
         let mut jobs = wg.crypt_rx.lock();
@@ -178,7 +184,9 @@ fn receive_with(wg: &Arc<Device>, skb: SkBuff, hdr: DataHeader) {
                     match jobs.push(job) {
                         Ok(()) => None,
                         Err(job) => {
-                            drop(ring.complete(seq, None));
+                            // Not reached (room was checked under this lock). Were it, the slot fails, and if it is
+                            // the head the consumer must be told, or the ring would never move again.
+                            head_failed = matches!(ring.complete(seq, None), Ok(true));
                             Some(job.skb)
                         }
                     }
@@ -186,6 +194,9 @@ fn receive_with(wg: &Arc<Device>, skb: SkBuff, hdr: DataHeader) {
             }
         }
     };
+    if head_failed {
+        peer.kick_rx();
+    }
     match refused {
         Some(skb) => drop_rx(wg, skb, DropReason::FULL_RING),
         None => wg.kick_crypt(1),
@@ -347,20 +358,24 @@ fn consume_data(peer: &Arc<Peer>, kp: &Arc<Keypair>, skb: SkBuff) {
     if skb.pull(DATA_HEADER_LEN).is_err() || skb.trim(plain).is_err() {
         return drop_rx(wg, skb, DropReason::NOMEM);
     }
-    peer.rx_stats(wire_len);
     // Authenticated: roam to where it came from, confirm a responder's new session, feed the timers.
     if let Some(src) = src {
         if peer.learn_endpoint(&src) {
             crate::config::notify(|h| h.endpoint_changed, wg, peer);
         }
     }
-    confirm_keypair(wg, peer, kp);
     let now = timers::now();
+    let stale = confirm_keypair(wg, peer, kp, now);
+    let keepalive = skb.is_empty();
     let rekey = {
         let mut t = peer.timers.lock();
         t.any_authenticated_packet_received();
         t.any_authenticated_packet_traversal(now);
-        let r = kp.kp.is_initiator && kp.kp.wants_rekey_on_receive(now) && !t.sent_lastminute_handshake();
+        if !keepalive {
+            // Whatever the inner packet turns out to be, as in the C driver.
+            t.data_received(now);
+        }
+        let r = stale && !t.sent_lastminute_handshake();
         if r {
             t.set_sent_lastminute_handshake();
         }
@@ -370,18 +385,30 @@ fn consume_data(peer: &Arc<Peer>, kp: &Arc<Keypair>, skb: SkBuff) {
     if rekey {
         send::queue_initiation(peer, false);
     }
-    if skb.is_empty() {
-        // A keepalive.
+    if keepalive {
+        peer.rx_stats(wire_len);
         skb.consume();
         return;
     }
-    deliver(wg, peer, skb, now, outer_ds);
+    deliver(wg, peer, skb, wire_len, outer_ds);
 }
 
-/// Promotes `kp` if it is the peer's "next" keypair (the responder's first data on a new session).
-fn confirm_keypair(wg: &Device, peer: &Arc<Peer>, kp: &Arc<Keypair>) {
-    let released = peer.keypairs.lock().received_with(|k| Arc::ptr_eq(k, kp));
-    let Some(released) = released else { return };
+/// Promotes `kp` if it is the peer's "next" keypair (the responder's first data on a new session). Returns whether
+/// the current keypair is one we initiated that expires soon, so that a last-minute handshake is due (the C
+/// `keep_key_fresh`, which judges the keypair we send with, not the one the packet came with).
+fn confirm_keypair(wg: &Device, peer: &Arc<Peer>, kp: &Arc<Keypair>, now: u64) -> bool {
+    let (released, stale) = {
+        let mut k = peer.keypairs.lock();
+        let released = k.received_with(|k| Arc::ptr_eq(k, kp));
+        let stale = k
+            .current
+            .as_ref()
+            .is_some_and(|c| c.sending_valid.load(Ordering::Relaxed) && c.kp.wants_rekey_on_receive(now));
+        (released, stale)
+    };
+    let Some(released) = released else {
+        return stale;
+    };
     {
         let mut idx = wg.index.lock();
         for k in released.keypairs.iter().flatten() {
@@ -392,10 +419,12 @@ fn confirm_keypair(wg: &Device, peer: &Arc<Peer>, kp: &Arc<Keypair>) {
     drop(released);
     crate::handshake::handshake_done(peer);
     send::send_staged(peer);
+    stale
 }
 
-/// Checks the inner packet and hands it to the stack; `outer_ds` is the DS field of the outer IP header.
-fn deliver(wg: &Arc<Device>, peer: &Arc<Peer>, mut skb: SkBuff, now: u64, outer_ds: u8) {
+/// Checks the inner packet and hands it to the stack; `wire_len` is the length of the data message it came in,
+/// `outer_ds` the DS field of the outer IP header.
+fn deliver(wg: &Arc<Device>, peer: &Arc<Peer>, mut skb: SkBuff, wire_len: usize, outer_ds: u8) {
     let len = skb.len();
     if skb.may_pull(1).is_err() {
         return rx_length_error(wg, skb);
@@ -427,8 +456,12 @@ fn deliver(wg: &Arc<Device>, peer: &Arc<Peer>, mut skb: SkBuff, now: u64, outer_
         // "Packet has unallowed src IP".
         return rx_frame_error(wg, skb);
     }
-    timers::event(peer, |t| t.data_received(now));
-    skb.scrub_packet(false);
+    // A new packet, as the C `wg_reset_packet(skb, false)` makes it: nothing of the outer packet's handling carries
+    // over, in particular not its mark (wg-quick restores the connection mark onto incoming UDP; an inner packet
+    // keeping it would be routed by the rules for the tunnel's own traffic, and fail a strict reverse-path check) or
+    // its flow hash (the outer UDP flow's, the same for all inner flows of the peer).
+    skb.scrub_packet(true);
+    skb.clear_hash();
     skb.set_protocol(proto);
     skb.reset_mac_header();
     skb.reset_network_header();
@@ -441,7 +474,8 @@ fn deliver(wg: &Arc<Device>, peer: &Arc<Peer>, mut skb: SkBuff, now: u64, outer_
         return drop_rx(wg, skb, DropReason::DEV_READY);
     };
     dev.set_skb_dev(&mut skb);
-    // Received bytes were counted per message (`Peer::rx_stats`).
+    // Only packets handed on count as received, and keepalives (the C `update_rx_stats`), not dishonest ones.
+    peer.rx_stats(wire_len);
     // To GRO through the peer's NAPI context, scheduled when the consumer pass ends.
     peer.deliver.enqueue(skb);
 }
@@ -449,6 +483,11 @@ fn deliver(wg: &Arc<Device>, peer: &Arc<Peer>, mut skb: SkBuff, now: u64, outer_
 impl NapiPoll for Peer {
     /// Hands the peer's checked packets to GRO, in order (the delivery half of the C `wg_packet_rx_poll`).
     fn poll(this: Pin<&Self>, ctx: &mut PollContext<'_, Self>, budget: i32) -> i32 {
+        if budget <= 0 {
+            // netpoll (netconsole) polls with no budget, possibly with interrupts off: no packets, no locks, and
+            // not complete (as the C driver).
+            return 0;
+        }
         let mut n = 0;
         while n < budget {
             let Some(skb) = this.deliver.dequeue() else {

@@ -8,7 +8,7 @@
 //! padding, data header, sealed in place); the peer's transmit consumer sends them over UDP in ring order. Without a
 //! keypair the packets stay staged and a handshake initiation is queued to process context. See `queueing.rs`.
 
-use crate::device::{tx_drop, Device};
+use crate::device::{tx_drop, tx_error, Device};
 use crate::index::Keypair;
 use crate::peer::Peer;
 use crate::queueing::{clock, Done, Job, CONSUMER_BUDGET};
@@ -56,8 +56,7 @@ fn inner_dst(skb: &mut SkBuff) -> Option<IpAddr> {
 /// `ndo_start_xmit`.
 pub(crate) fn xmit(wg: &Arc<Device>, dev: &NetDevice, mut skb: SkBuff) {
     let Some(dst) = inner_dst(&mut skb) else {
-        wg.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
-        return tx_drop(wg, skb, DropReason::UNHANDLED_PROTO);
+        return tx_error(wg, skb, DropReason::UNHANDLED_PROTO);
     };
     let peer = {
         let g = rcu::read_lock();
@@ -102,8 +101,9 @@ fn express_or_stage(peer: &Arc<Peer>, skb: SkBuff, mtu: u32) {
 }
 
 /// The express lane: seals and sends `skb` in the caller's context if it is small, its flow has nothing staged or in
-/// the pipeline (so it overtakes no packet of its own flow), the flow's express rate allows it and there is a
-/// session. Gives the packet back otherwise.
+/// the pipeline (so it is not handed to UDP before an earlier packet of its flow; see `proto::express` for what
+/// that means on the wire), the flow's express rate allows it and there is a session. Gives the packet back
+/// otherwise.
 ///
 /// Its nonce is taken under the transmit ring's lock like the pipeline's, so it is ahead of packets still being
 /// sealed; the receiver's replay window accepts that order.
@@ -140,12 +140,13 @@ fn express(peer: &Arc<Peer>, mut skb: SkBuff, mtu: u32) -> core::result::Result<
     let sent = match seal(&kp, &mut skb, nonce, mtu as usize) {
         Ok(()) => socket::send_to_peer(peer, skb, ds).is_ok(),
         Err(_) => {
-            tx_drop(wg, skb, DropReason::NOT_SPECIFIED);
+            skb.drop_reason(DropReason::NOT_SPECIFIED);
             false
         }
     };
     wg.express_busy.store(false, Ordering::Release);
     if !sent {
+        // Counted once, as an error (the pipeline counts the same way).
         wg.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
     }
     let now = timers::now();
@@ -165,9 +166,8 @@ fn express(peer: &Arc<Peer>, mut skb: SkBuff, mtu: u32) -> core::result::Result<
 /// Drops a packet there is no peer or no endpoint for, telling its sender with ICMP "host unreachable", as the C
 /// `wg_xmit` does.
 fn unreachable(wg: &Device, mut skb: SkBuff) {
-    wg.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
     skb.icmp_host_unreachable();
-    tx_drop(wg, skb, DropReason::IP_OUTNOROUTES);
+    tx_error(wg, skb, DropReason::IP_OUTNOROUTES);
 }
 
 /// What a staged packet carries in its control block from staging to sending (new skbs, e.g. keepalives, have a
@@ -231,10 +231,13 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
     }
     let Some(kp) = sending_keypair(peer) else {
         if !peer.staged.is_empty() {
+            // They may wait for the handshake for long: their sockets must not (the C `skb_orphan` at `out_nokey`).
+            peer.staged.wait_for_session();
             queue_initiation(peer, false);
         }
         return;
     };
+    peer.staged.session_ready();
     let wg = &peer.device;
     let dev_mtu = wg.netdev().map_or(0, |d| d.mtu());
     let mut queued = 0;
@@ -282,8 +285,11 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
                 nonce,
             };
             if let Err(job) = jobs.push(job) {
-                // Cannot happen either; the slot completes as failed.
-                drop(ring.complete(seq, None));
+                // Cannot happen either; the slot completes as failed, and a failed head must be consumed, or the
+                // ring would stall behind it.
+                if let Ok(true) = ring.complete(seq, None) {
+                    peer.kick_tx();
+                }
                 tx_drop(wg, job.skb, DropReason::FULL_RING);
                 break;
             }
@@ -308,12 +314,14 @@ pub(crate) fn encrypt(job: Job) {
         mtu,
         nonce,
     } = job;
-    let done = if peer.alive() && seal(&keypair, &mut skb, nonce, mtu as usize).is_ok() {
-        Some((skb, keypair))
-    } else {
-        peer.device.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
+    let done = if !peer.alive() {
         tx_drop(&peer.device, skb, DropReason::NOT_SPECIFIED);
         None
+    } else if seal(&keypair, &mut skb, nonce, mtu as usize).is_err() {
+        tx_error(&peer.device, skb, DropReason::NOT_SPECIFIED);
+        None
+    } else {
+        Some((skb, keypair))
     };
     let r = peer.tx_ring.lock().complete(seq, done);
     match r {
@@ -340,7 +348,9 @@ fn seal(kp: &Keypair, skb: &mut SkBuff, nonce: u64, mtu: usize) -> Result {
     };
     hdr.emit(skb.push(DATA_HEADER_LEN)?).map_err(|_| EINVAL)?;
     chacha20poly1305::encrypt_skb(skb, DATA_HEADER_LEN, plain + pad, nonce, kp.kp.sending_key())?;
-    skb.clear_hash();
+    // The inner packet's flow hash stays with the outer one (the C `wg_reset_packet(skb, true)`): below UDP, a flow
+    // queueing qdisc (fq_codel) on the outer device then tells the tunnel's inner flows apart, instead of seeing one
+    // flow per peer (UDP keeps an L4 hash, see `iptunnel_xmit`).
     Ok(())
 }
 
@@ -447,8 +457,14 @@ impl WorkItem<1> for Peer {
             return;
         }
         let now = timers::now();
-        if !this.timers.lock().may_send_handshake(now) {
-            return;
+        {
+            // The rate limit counts the attempt even if no initiation can be made (no private key yet), as the C
+            // driver sets `last_sent_handshake` first: else every packet staged meanwhile queues this work again.
+            let mut t = this.timers.lock();
+            if !t.may_send_handshake(now) {
+                return;
+            }
+            t.handshake_sent(now);
         }
         let msg = match crate::handshake::create_initiation(&this) {
             Ok(m) => m,
@@ -458,14 +474,19 @@ impl WorkItem<1> for Peer {
             }
         };
         wg_debug_send(&this);
+        // Creating it can take a while (X25519): the rate limit and the retransmission count from now, as in C.
+        let now = timers::now();
         timers::event(&this, |t| {
             t.handshake_sent(now);
             t.any_authenticated_packet_traversal(now);
             t.any_authenticated_packet_sent();
         });
-        match crate::handshake::send_buffer(&this, &msg) {
-            Ok(()) => timers::event(&this, |t| t.handshake_initiated(now, kernel::crypto::get_random_u32())),
-            Err(e) => crate::wg_debug_ratelimited!(this.device, "Failed to send handshake initiation to peer {}: {:?}", this.id, e),
+        let sent = crate::handshake::send_buffer(&this, &msg);
+        // Armed also when the send failed (no route to the endpoint yet, say), as in the C driver: the retries, and
+        // giving up (purging the staged packets) after the last, must not depend on a later packet to send.
+        timers::event(&this, |t| t.handshake_initiated(now, kernel::crypto::get_random_u32()));
+        if let Err(e) = sent {
+            crate::wg_debug_ratelimited!(this.device, "Failed to send handshake initiation to peer {}: {:?}", this.id, e);
         }
     }
 }
@@ -479,10 +500,16 @@ impl WorkItem<2> for Peer {
 
     /// Zeroes all key material after `REJECT_AFTER_TIME * 3` without a new session (the C `wg_queued_expired_zero_key_material`).
     fn run(this: Arc<Peer>) {
+        if !this.alive() {
+            // Queued before the peer was removed: removal cleared the keys and told listeners the peer is gone.
+            return;
+        }
         this.clear_keys();
-        // Idle for that long: the rings give their memory back (if empty; the next packet allocates it again).
+        // Idle for that long: the rings and the staging queues give their memory back (if empty; the next packet
+        // allocates it again).
         this.tx_ring.lock().release();
         this.rx_ring.lock().release();
+        this.staged.release();
         crate::config::notify(|h| h.keypair_expired, &this.device, &this);
     }
 }

@@ -12,7 +12,12 @@
 //!
 //! The total is bounded by [`MAX_STAGED_PACKETS`]; over it, the head of the longest queue is dropped (as fq_codel
 //! does), which is the bulk flow's, not the small flow's.
+//!
+//! Staged packets keep their socket owner while they wait for room in the pipeline (TCP small queues then pace the
+//! sender), but not while the peer has no session ([`Staging::wait_for_session`]): a handshake may take up to 90 s
+//! to fail, and the packets' memory must not block their sockets meanwhile (the C driver orphans them then too).
 
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
     new_spinlock_bh,
     net::skbuff::{SkBuff, SkBuffHead},
@@ -115,7 +120,7 @@ impl Queues {
 struct Sched {
     /// Packets in all flows.
     packets: usize,
-    /// `None` until a packet is staged, and again after [`Staging::purge`].
+    /// `None` until a packet is staged, and again after [`Staging::purge`] or [`Staging::release`].
     queues: Option<Queues>,
 }
 
@@ -129,6 +134,10 @@ struct Sched {
 pub(crate) struct Staging {
     #[pin]
     sched: SpinLockBh<Sched>,
+    /// Set while the peer has no session to send with: packets are orphaned as they are staged (see the module
+    /// docs). Set before `sched` is taken to orphan what is queued, read by `enqueue` under `sched`, so no packet
+    /// is missed; cleared without the lock (a packet staged as a session appears may lose its owner needlessly).
+    no_session: AtomicBool,
 }
 
 impl Staging {
@@ -139,7 +148,35 @@ impl Staging {
                 packets: 0,
                 queues: None,
             }),
+            no_session: AtomicBool::new(false),
         }? Error)
+    }
+
+    /// The peer has no session to send with: orphans the packets staged (once, when this changes) and from now on
+    /// every packet as it is staged, until [`Staging::session_ready`].
+    pub(crate) fn wait_for_session(&self) {
+        if self.no_session.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let guard = self.sched.lock();
+        let Some(q) = guard.queues.as_ref() else {
+            return;
+        };
+        for head in q.heads.iter() {
+            // Round once through the queue, which keeps its order.
+            for _ in 0..head.len() {
+                let Some(mut skb) = head.dequeue() else { break };
+                skb.orphan();
+                head.enqueue(skb);
+            }
+        }
+    }
+
+    /// The peer has a session again: staged packets keep their socket owner.
+    pub(crate) fn session_ready(&self) {
+        if self.no_session.load(Ordering::Relaxed) {
+            self.no_session.store(false, Ordering::Relaxed);
+        }
     }
 
     /// Appends `skb` to the queue of its flow; over the bound (or without memory for the queues), drops from the
@@ -148,6 +185,11 @@ impl Staging {
         let f = Self::flow_of(&mut skb);
         let len = skb.len() as u32;
         let mut guard = self.sched.lock();
+        // Read under the lock: a packet staged while `wait_for_session` starts is either seen by its walk or sees
+        // the flag.
+        if self.no_session.load(Ordering::Relaxed) {
+            skb.orphan();
+        }
         let Sched { packets, queues } = &mut *guard;
         if queues.is_none() {
             match Queues::new() {
@@ -249,14 +291,27 @@ impl Staging {
         self.len() == 0
     }
 
-    /// Drops everything staged, and the queues' memory (the next staged packet allocates it again).
-    pub(crate) fn purge(&self) {
+    /// Gives the queues' memory back if nothing is staged (an idle peer; the next staged packet allocates it again).
+    pub(crate) fn release(&self) {
         let q = {
             let mut s = self.sched.lock();
-            s.packets = 0;
+            if s.packets != 0 {
+                return;
+            }
             s.queues.take()
+        };
+        drop(q);
+    }
+
+    /// Drops everything staged, and the queues' memory (the next staged packet allocates it again). Returns how
+    /// many packets were dropped.
+    pub(crate) fn purge(&self) -> usize {
+        let (n, q) = {
+            let mut s = self.sched.lock();
+            (core::mem::replace(&mut s.packets, 0), s.queues.take())
         };
         // Outside the lock: dropping the queues frees their packets.
         drop(q);
+        n
     }
 }

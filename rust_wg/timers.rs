@@ -8,7 +8,7 @@
 //! finds no deadline, so a stopped peer's timer stays off once `delete_sync` returned.
 
 use crate::peer::Peer;
-use crate::proto::timers::Timers;
+use crate::proto::{messages::MAX_TIMER_HANDSHAKES, timers::Timers};
 use crate::{send, wg_debug};
 use core::sync::atomic::Ordering;
 use kernel::{
@@ -53,10 +53,19 @@ impl TimerCallback for Peer {
             return;
         }
         if act.purge_staged_packets {
-            this.staged.purge();
+            wg_debug!(
+                this.device,
+                "Handshake for peer {} did not complete after {} attempts, giving up",
+                this.id,
+                MAX_TIMER_HANDSHAKES + 2
+            );
+            this.purge_staged();
         }
+        // Both retries first forget the source address of our packets to the peer, in case it is the cause of the
+        // trouble (as the C `wg_expired_retransmit_handshake` and `wg_expired_new_handshake` do).
         if act.retransmit_handshake {
             wg_debug!(this.device, "Handshake for peer {} did not complete, retrying", this.id);
+            this.clear_endpoint_src();
             send::queue_initiation(&this, true);
         }
         if act.new_handshake {
@@ -65,6 +74,7 @@ impl TimerCallback for Peer {
                 "Retrying handshake with peer {} because we stopped hearing back",
                 this.id
             );
+            this.clear_endpoint_src();
             send::queue_initiation(&this, false);
         }
         if act.send_keepalive {

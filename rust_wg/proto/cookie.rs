@@ -10,7 +10,7 @@
 //!
 //! [`CookieChecker`] is the responder side (one per device), [`CookieMaker`] the sender side (one per peer). Whether
 //! the device is under load is the caller's decision (the kernel compares its handshake queue length against a
-//! threshold), passed as `check_cookie`. The cookie secret is random bytes from the caller: when
+//! threshold, remembered for a second by [`UnderLoad`]), passed as `check_cookie`. The cookie secret is random bytes from the caller: when
 //! [`CookieChecker::secret_expired`] says so, the caller rotates it with [`CookieChecker::rotate_secret`] (under a
 //! write lock in the kernel) before validating or replying.
 
@@ -59,6 +59,40 @@ pub enum MacState {
     ValidMacWithCookie,
     /// mac1 and mac2 are right but the source exceeded its rate: drop it.
     ValidMacWithCookieButRatelimited,
+}
+
+/// Whether a device is under load, with the C driver's one-second memory (`last_under_load` in
+/// `wg_receive_handshake_packet()`).
+///
+/// The caller tells [`UnderLoad::update`] whether its handshake queue is at its threshold now. Once it was, the device
+/// stays under load for a second after the queue got short again, so that a flood whose queue drains now and then
+/// does not get its messages processed without cookies each time it does.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct UnderLoad {
+    /// The last time the queue was at its threshold, while that is less than a second ago.
+    last: Option<u64>,
+}
+
+impl UnderLoad {
+    /// Not under load.
+    pub const fn new() -> Self {
+        Self { last: None }
+    }
+
+    /// Records whether the queue is at its threshold at `now` and tells whether to treat a message as under load.
+    pub fn update(&mut self, queue_at_threshold: bool, now: u64) -> bool {
+        if queue_at_threshold {
+            self.last = Some(now);
+            return true;
+        }
+        match self.last {
+            Some(t) if !birthdate_has_expired(t, 1, now) => true,
+            _ => {
+                self.last = None;
+                false
+            }
+        }
+    }
 }
 
 fn precompute_key<C: Crypto>(

@@ -16,8 +16,10 @@
 //! sequence number admitted to the ordered pipeline, and allows the express lane only when that one has left the
 //! ring (the tag's packets are all out):
 //! - transmit: the tag is the flow bucket of the staging queue (`staging.rs`, by the skb's flow hash), and the
-//!   caller also checks that the bucket has nothing staged. So a flow's packets never overtake each other; a flow
-//!   that keeps packets in the pipeline (a bulk flow, a flood) stays in it.
+//!   caller also checks that the bucket has nothing staged. So a packet is handed to UDP only after the earlier
+//!   packets of its flow were (a flow that keeps packets in the pipeline, a bulk flow or a flood, stays in it). Not
+//!   necessarily in wire order: the pipeline sends on the peer's serial CPU, the express lane on the sending CPU,
+//!   and the layers below UDP keep order per CPU only (NIC queue, backlog).
 //! - receive: the flows are not known before the packets are opened, so the tag is "small packet" (one tag per
 //!   peer): small packets keep their order among themselves; a small packet may overtake large ones of its peer
 //!   that are still being opened. Within one flow that is a short reordering of a small segment after large ones

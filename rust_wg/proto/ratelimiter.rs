@@ -4,7 +4,8 @@
 //!
 //! Each source (an IPv4 address, or the /64 of an IPv6 address, within a caller-chosen scope such as a network
 //! namespace) may send [`PACKETS_PER_SECOND`] handshakes per second with a burst of [`PACKETS_BURSTABLE`]. Entries idle
-//! for more than a second are dropped by [`Ratelimiter::gc`], which the caller runs about once a second.
+//! for more than a second are dropped by [`Ratelimiter::gc`]; [`Ratelimiter::gc_if_due`] runs it at most once a second
+//! (the C driver's gc work runs every second), so a caller may call that before every [`Ratelimiter::allow`].
 //!
 //! Storage is supplied by the caller as a slice of [`Slot`]s (the kernel allocates it with `kvmalloc`), used as an
 //! open-addressing hash table with linear probing and backward-shift deletion. At most half the slots are used, so
@@ -59,6 +60,8 @@ pub struct Ratelimiter<S> {
     slots: S,
     key: [u64; 2],
     entries: usize,
+    /// When [`Ratelimiter::gc_if_due`] last ran [`Ratelimiter::gc`].
+    last_gc: Option<u64>,
 }
 
 fn sipround(v: &mut [u64; 4]) {
@@ -116,6 +119,7 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>> Ratelimiter<S> {
             slots,
             key,
             entries: 0,
+            last_gc: None,
         };
         rl.clear();
         rl
@@ -206,6 +210,16 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>> Ratelimiter<S> {
                 i += 1;
             }
         }
+    }
+
+    /// Runs [`Ratelimiter::gc`] if it did not run in the last second (a pass visits every slot, too much for
+    /// every packet of a flood).
+    pub fn gc_if_due(&mut self, now: u64) {
+        if self.last_gc.is_some_and(|t| now.saturating_sub(t) < NSEC_PER_SEC) {
+            return;
+        }
+        self.last_gc = Some(now);
+        self.gc(now);
     }
 
     /// Drops every entry.

@@ -7,7 +7,7 @@ mod common;
 use common::device::{payload, seq_of, Device};
 use common::{Rng, C};
 use rust_wg_proto::addr::{IpAddr, SocketAddr};
-use rust_wg_proto::cookie::{CookieChecker, CookieMaker, MacState};
+use rust_wg_proto::cookie::{CookieChecker, CookieMaker, MacState, UnderLoad};
 use rust_wg_proto::crypto::Crypto;
 use rust_wg_proto::messages::*;
 use rust_wg_proto::noise::{
@@ -781,4 +781,26 @@ random_handshakes! {
     random_handshake_13: 13, random_handshake_14: 14, random_handshake_15: 15, random_handshake_16: 16,
     random_handshake_17: 17, random_handshake_18: 18, random_handshake_19: 19, random_handshake_20: 20,
     random_handshake_21: 21, random_handshake_22: 22, random_handshake_23: 23, random_handshake_24: 24,
+}
+
+#[test]
+fn under_load_lasts_a_second_after_the_queue_drains() {
+    let mut l = UnderLoad::new();
+    // (queue at its threshold, now in ms, treated as under load)
+    let steps = [
+        (false, 0, false),
+        (true, 1000, true),
+        (false, 1001, true),
+        (false, 1999, true),
+        (true, 2500, true),
+        (false, 3499, true),
+        (false, 3500, false),
+        // Forgotten: a second without load later is not extended by the older mark.
+        (false, 3600, false),
+        (true, 10_000, true),
+        (false, 11_000, false),
+    ];
+    for (i, (at, ms, want)) in steps.into_iter().enumerate() {
+        assert_eq!(l.update(at, ms * 1_000_000), want, "step {i} at {ms} ms");
+    }
 }

@@ -119,6 +119,28 @@ fn gc_drops_idle_entries() {
 }
 
 #[test]
+fn gc_if_due_runs_once_a_second() {
+    let mut r = rl(64);
+    for i in 0..8 {
+        assert!(r.allow(0, 0, &v4(i)));
+    }
+    r.gc_if_due(0);
+    assert_eq!(r.len(), 8, "nothing idle yet");
+    assert!(r.allow(100 * MS, 0, &v4(100)));
+    // Within a second of the last pass nothing is collected, stale or not.
+    r.gc_if_due(500 * MS);
+    r.gc_if_due(999 * MS);
+    assert_eq!(r.len(), 9);
+    // A second later: the sources idle for more than a second go, the one seen at 100 ms stays.
+    r.gc_if_due(1050 * MS);
+    assert_eq!(r.len(), 1);
+    r.gc_if_due(1500 * MS);
+    assert_eq!(r.len(), 1, "stale since 1100 ms, but the last pass was at 1050 ms");
+    r.gc_if_due(2060 * MS);
+    assert!(r.is_empty());
+}
+
+#[test]
 fn burst_then_steady_rate() {
     let mut r = rl(64);
     let src = v4(7);
