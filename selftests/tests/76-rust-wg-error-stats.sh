@@ -22,14 +22,7 @@ stat() { ip netns exec "$1" cat /sys/class/net/wg0/statistics/"$2"; }
 # run IMPL: prints "rx_errors rx_frame_errors rx_length_errors tx_errors dishonest_rx_packets marked_inner
 # tx_dropped" of the scenario.
 run() {
-	case "$1" in
-	c) rust_wg_loaded && unload_rust_wg; load_c_wireguard || fail "modprobe wireguard" ;;
-	rust_wg) unload_c_wireguard 2>/dev/null || true; rust_wg_loaded || load_rust_wg || fail "insmod rust_wg" ;;
-	esac
-	wg_pair
-	# No IPv6 on the tunnel: multicast listener reports to no peer would count as transmit errors at random times.
-	n1 sysctl -qw net.ipv6.conf.wg0.disable_ipv6=1
-	n2 sysctl -qw net.ipv6.conf.wg0.disable_ipv6=1
+	impl_pair "$1"
 	wait_ping "$NS1" 10.99.0.2 || fail "$1: no handshake"
 	sleep 1
 	ip -n "$NS1" addr add 10.99.0.5/24 dev wg0

@@ -16,13 +16,7 @@ trap 'rmdir "$inst" 2>/dev/null || true; ns_cleanup; rust_wg_loaded && unload_ru
 
 # run IMPL: prints the number of distinct non-zero hashes of the outer data packets ns2 received.
 run() {
-	case "$1" in
-	c) rust_wg_loaded && unload_rust_wg; load_c_wireguard || fail "modprobe wireguard" ;;
-	rust_wg) unload_c_wireguard 2>/dev/null || true; rust_wg_loaded || load_rust_wg || fail "insmod rust_wg" ;;
-	esac
-	wg_pair
-	n1 sysctl -qw net.ipv6.conf.wg0.disable_ipv6=1
-	n2 sysctl -qw net.ipv6.conf.wg0.disable_ipv6=1
+	impl_pair "$1"
 	wait_ping "$NS1" 10.99.0.2 || fail "$1: no handshake"
 	rmdir "$inst" 2>/dev/null || true
 	mkdir "$inst"

@@ -17,13 +17,7 @@ trap 'ns_cleanup; rust_wg_loaded && unload_rust_wg; unload_c_wireguard 2>/dev/nu
 # run IMPL: prints "SENT DROPPED HANDSHAKE": datagrams sendto() accepted of 300, tx_dropped after the device went
 # down, 1 if the handshake completed after the route came back.
 run() {
-	case "$1" in
-	c) rust_wg_loaded && unload_rust_wg; load_c_wireguard || fail "modprobe wireguard" ;;
-	rust_wg) unload_c_wireguard 2>/dev/null || true; rust_wg_loaded || load_rust_wg || fail "insmod rust_wg" ;;
-	esac
-	wg_pair
-	n1 sysctl -qw net.ipv6.conf.wg0.disable_ipv6=1
-	n2 sysctl -qw net.ipv6.conf.wg0.disable_ipv6=1
+	impl_pair "$1"
 	# No route to ns2's endpoint: every initiation fails to leave.
 	ip -n "$NS1" route del 192.168.241.0/24 dev veth1
 	local d0 sent dropped
