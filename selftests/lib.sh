@@ -196,6 +196,18 @@ impl_pair() {
 	n2 sysctl -qw net.ipv6.conf.wg0.disable_ipv6=1
 }
 
+# versus_c WHAT EXPECTED: the test's `run IMPL` (which prints its figures) on the C driver, whose output must be
+# EXPECTED (the control), then on rust_wg, whose output must be the same. WHAT names the figures in the log.
+versus_c() {
+	local c r
+	c=$(run c)
+	log "C driver: $1 = $c"
+	assert_eq "$c" "$2" "C driver (control): $1"
+	r=$(run rust_wg)
+	log "rust_wg:  $1 = $r"
+	assert_eq "$r" "$c" "rust_wg vs the C driver: $1"
+}
+
 # wait_ping NS ADDR [TRIES]: the first packets wait for the handshake (X25519 is slow under TCG); allow 20 s (times
 # RWG_TIME_FACTOR, as are given TRIES).
 wait_ping() {

@@ -55,9 +55,4 @@ print(n)
 	ns_cleanup
 }
 
-c=$(run c)
-log "C driver: datagrams accepted, tx_dropped, handshake after the route came back = $c"
-assert_eq "$c" "300 300 1" "C driver (control)"
-r=$(run rust_wg)
-log "rust_wg:  datagrams accepted, tx_dropped, handshake after the route came back = $r"
-assert_eq "$r" "$c" "rust_wg vs the C driver"
+versus_c "datagrams accepted, tx_dropped, handshake after the route came back" "300 300 1"
