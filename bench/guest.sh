@@ -29,7 +29,7 @@ note "guest up $(cut -d' ' -f1 /proc/uptime)s after boot"
 # carries on and the slot's status says so. The kernel log is kept as it comes (dmesg.txt).
 sysctl -qw kernel.panic_on_warn=0 || true
 # Receive timestamping stays on for the whole run (TCG and live-patched static keys, see the tool).
-"$RUST_WG_TOP/selftests/tools/hold-netstamp" || echo "hold-netstamp failed" >&2
+"$RUST_WG_TOP/selftests/tools/hold-static-keys" || echo "hold-static-keys failed" >&2
 # The kernel log, as it comes (a slot that crashes the guest leaves its trace here).
 stdbuf -oL dmesg -w >"$OUT/dmesg-live.txt" 2>&1 &
 DMESG_PID=$!

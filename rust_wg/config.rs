@@ -393,6 +393,7 @@ impl Device {
         if u.replace_allowed_ips {
             ips.remove_peer(peer)?;
         }
+        ips.reserve(peer, u.allowed_ips.iter().filter(|a| !a.remove).count())?;
         for a in u.allowed_ips.iter() {
             if a.cidr > a.addr.bits() {
                 return Err(einval(c_str!("Invalid allowed IP prefix length")));

@@ -235,12 +235,12 @@ impl PinnedDrop for Peer {
                 tx.sojourns.max / 1000,
                 tx.inflight.limit(),
                 tx.inflight.grown,
-                tx.express.passed,
+                tx.express_passed(),
                 rx.sojourns.n,
                 rx.sojourns.mean_us(),
                 rx.sojourns.max / 1000,
                 rx.codel.drops,
-                rx.express.passed
+                rx.express_passed()
             );
         }
         wg_debug!(self.device, "Peer {} destroyed", self.id);

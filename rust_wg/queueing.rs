@@ -83,7 +83,8 @@ pub(crate) enum Done {
 /// `stamps.len() == slots.len()`. The slot of sequence number `seq` is `slots[seq % slots.len()]` (and its
 /// admission time `stamps[seq % slots.len()]`). The slots from `head` up to `tail` are `Busy`, `Failed` or `Ready`,
 /// the others `Free`; `bytes` is the sum of their admission lengths, `stamps` their admission times. `handed_on` is
-/// at most `head` (wrapping).
+/// at most `head` (wrapping). Every packet admitted since `express` was created and not yet seen consumed is
+/// recorded in it, or is at or before the sequence number it was created waiting for (`Express::waiting_for`).
 pub(crate) struct OrderRing {
     slots: KVec<Slot>,
     stamps: KVec<u64>,
@@ -101,8 +102,13 @@ pub(crate) struct OrderRing {
     pub(crate) inflight: InflightLimit,
     /// How long the packets that left were in the ring.
     pub(crate) sojourns: Sojourns,
-    /// Which packets may skip the ring (`proto::express`): the caller reports the admissions of tagged packets.
-    pub(crate) express: Express,
+    /// Which packets may skip the ring (`proto::express`): the caller reports the admissions of tagged packets
+    /// ([`OrderRing::express_admitted`]). Allocated by the first [`OrderRing::may_express`] and given back with the
+    /// slots: 400 bytes that kept every peer over the 2 KiB allocation size, which configured peers that never
+    /// send small packets (most of a concentrator's) need not pay.
+    express: Option<KBox<Express>>,
+    /// Packets that took the express lane, of the `Express` states given back (for statistics).
+    express_passed: u64,
 }
 
 /// The clock the pipeline's queue management reads (monotonic ns, fine-grained: sojourns are milliseconds).
@@ -137,7 +143,8 @@ impl OrderRing {
             codel: Codel::new(),
             inflight: InflightLimit::new(),
             sojourns: Sojourns::new(),
-            express: Express::new(),
+            express: None,
+            express_passed: 0,
         })
     }
 
@@ -176,6 +183,9 @@ impl OrderRing {
         if self.head == self.tail && !self.slots.is_empty() {
             self.slots = KVec::new();
             self.stamps = KVec::new();
+            if let Some(e) = self.express.take() {
+                self.express_passed += e.passed;
+            }
         }
     }
 
@@ -199,7 +209,31 @@ impl OrderRing {
     pub(crate) fn may_express(&mut self, tag: usize, now: u64) -> bool {
         // Not the head: a packet the consumer popped may still be on its way, and must not be overtaken.
         let (from, tail) = (self.handed_on, self.tail);
-        self.express.may_pass(tag, now, from, tail)
+        let e = match &mut self.express {
+            Some(e) => e,
+            None => {
+                // The admissions before now were not recorded: every tag waits for the last of them (atomic
+                // context: under the ring's lock). Without memory, the packet takes the pipeline.
+                let Ok(e) = KBox::new(Express::waiting_for(tail.wrapping_sub(1)), GFP_ATOMIC) else {
+                    return false;
+                };
+                self.express.insert(e)
+            }
+        };
+        e.may_pass(tag, now, from, tail)
+    }
+
+    /// A packet of `tag` was admitted as `seq` (see [`OrderRing::may_express`]; without an `Express` state yet,
+    /// the one created later waits for it anyway).
+    pub(crate) fn express_admitted(&mut self, tag: usize, seq: u32) {
+        if let Some(e) = &mut self.express {
+            e.admitted(tag, seq);
+        }
+    }
+
+    /// Packets that took the express lane.
+    pub(crate) fn express_passed(&self) -> u64 {
+        self.express_passed + self.express.as_ref().map_or(0, |e| e.passed)
     }
 
     /// Whether another packet may be admitted (growing the ring if it is full).

@@ -171,7 +171,7 @@ fn receive_with(wg: &Arc<Device>, skb: SkBuff, hdr: DataHeader) {
                 Some(seq) => {
                     if small {
                         // Later small messages of its length class wait for this one (they may be of its flow).
-                        ring.express.admitted(tag, seq);
+                        ring.express_admitted(tag, seq);
                     }
                     let job = Job {
                         peer: peer.clone(),

@@ -275,7 +275,7 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
                 break;
             };
             // The flow's later packets do not take the express lane before this one is sent.
-            ring.express.admitted(flow, seq);
+            ring.express_admitted(flow, seq);
             let job = Job {
                 peer: peer.clone(),
                 keypair: kp.clone(),

@@ -9,7 +9,7 @@ export RUST_WG_TOP=$top KBUILD= MODROOT= RESULTS=/tmp WGCTL=$wgctl RUST_WG_KO=$t
 . "$top/selftests/lib.sh"
 set +e
 # Receive timestamping stays on for the whole run (TCG and live-patched static keys, see the tool).
-"$top/selftests/tools/hold-netstamp" || echo "hold-netstamp failed" >&2
+"$top/selftests/tools/hold-static-keys" || echo "hold-static-keys failed" >&2
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 
 echo "== rust_wg demo: kernel $(uname -r), $(nproc) vCPUs"

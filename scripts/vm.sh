@@ -65,9 +65,17 @@ else
 	accel=(--disable-kvm)
 fi
 
+# Kernel command line: a 16 MiB log (a long run's splat check reads it all), WARN and Oops are fatal. Under TCG also
+# tsc=reliable: QEMU derives every vCPU's TSC from one host clock, but the clocksource watchdog, starved on a loaded
+# host, declares it unstable mid-run (or when a vCPU comes online), which switches to the emulated HPET and flips
+# static keys (sched_clock_stable) - live code patching that TCG does not always survive (see
+# selftests/tools/hold-static-keys).
+cmdline="log_buf_len=16M printk.devkmsg=on panic_on_warn=1 oops=panic softlockup_panic=0 hung_task_panic=0 nmi_watchdog=0"
+[ ${#accel[@]} -gt 0 ] && cmdline+=" tsc=reliable"
+
 # virtme-ng mounts a tmpfs over /var/cache in the guest; the cache holds the build tree and installed modules.
 args=(--run "$image" "${accel[@]}" --cpus "$cpus" --memory "$memory" --rodir "$RUST_WG_CACHE=$RUST_WG_CACHE" "${rwdirs[@]}"
-	--append "log_buf_len=16M printk.devkmsg=on panic_on_warn=1 oops=panic softlockup_panic=0 hung_task_panic=0 nmi_watchdog=0" "${extra[@]}")
+	--append "$cmdline" "${extra[@]}")
 if [ -n "$exec_cmd" ]; then
 	exec vng "${args[@]}" --exec "$exec_cmd"
 else

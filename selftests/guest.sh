@@ -19,7 +19,7 @@ splat_re='(Oops|BUG:|WARNING:|KASAN|UBSAN|kernel BUG|general protection|possible
 
 sysctl -qw kernel.panic_on_warn=1 kernel.panic_on_oops=1 2>/dev/null
 # Receive timestamping stays on for the whole run (TCG and live-patched static keys, see the tool).
-"$RUST_WG_TOP/selftests/tools/hold-netstamp" || echo "hold-netstamp failed" >&2
+"$RUST_WG_TOP/selftests/tools/hold-static-keys" || echo "hold-static-keys failed" >&2
 mkdir -p /run/netns /var/run/wireguard 2>/dev/null
 # Debian's iptables points at the nft backend, which this kernel config lacks; netns.sh needs the legacy one.
 shim=$(mktemp -d)

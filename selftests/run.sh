@@ -99,12 +99,26 @@ if [ -f "$results/results.txt" ]; then
 		fi
 	done < <(grep '^RESULT ' "$results/results.txt")
 fi
+# A guest that died takes its console with it on CI: show what is known here. The first test without a result is the
+# one that was running (its log so far, then the console's last lines, where a panic is); the rest never started.
+died=""
 for name in "${tests[@]}"; do
-	[ -n "${seen[$name]:-}" ] || report "$name" FAIL "no result: the guest died or timed out, see $results/console.log"
+	[ -n "${seen[$name]:-}" ] && continue
+	if [ -z "$died" ]; then
+		died=$name
+		report "$name" FAIL "no result: the guest died or timed out while it ran, see $results/console.log"
+		[ -f "$results/$name.log" ] && tail -n 20 "$results/$name.log" | sed 's/^/    | /'
+	else
+		report "$name" FAIL "no result: not run, the guest died or timed out during $died"
+	fi
 done
 if [ -z "${seen[boot]:-}" ]; then
-	report boot FAIL "guest never reported; tail of console:"
-	tail -n 40 "$results/console.log" | sed 's/^/    | /'
+	report boot FAIL "guest never reported"
+	died=boot
+fi
+if [ -n "$died" ]; then
+	echo "    tail of the console:"
+	tail -n 60 "$results/console.log" | sed 's/^/    | /'
 fi
 echo "vm: $pass passed, $fail failed, $skip skipped"
 echo "$pass passed, $fail failed, $skip skipped" >"$results/summary"

@@ -51,6 +51,9 @@ pub const EXPRESS_TAGS: usize = 32;
 /// [`EXPRESS_RATE`] stays closed, and opens again at most this long (plus the burst) after they slow down.
 pub const EXPRESS_DEBT_NS: u64 = 100_000_000;
 
+/// The `pending` mask with every tag set.
+const ALL_TAGS: u32 = if EXPRESS_TAGS >= 32 { u32::MAX } else { (1 << EXPRESS_TAGS) - 1 };
+
 /// The nanoseconds one packet uses of its tag's rate.
 const COST_NS: u64 = 1_000_000_000 / EXPRESS_RATE;
 
@@ -89,6 +92,18 @@ impl Express {
             tat: [0; EXPRESS_TAGS],
             last: [0; EXPRESS_TAGS],
             pending: 0,
+            passed: 0,
+        }
+    }
+
+    /// The state for a ring whose earlier admissions were not recorded (created lazily, when the ring may hold
+    /// packets already): every tag waits until `last`, the last sequence number admitted so far, has left the ring,
+    /// so no packet can overtake one of its tag that was not recorded. Every tag has its full burst.
+    pub const fn waiting_for(last: u32) -> Self {
+        Self {
+            tat: [0; EXPRESS_TAGS],
+            last: [last; EXPRESS_TAGS],
+            pending: ALL_TAGS,
             passed: 0,
         }
     }
@@ -151,6 +166,19 @@ mod tests {
         assert!(!e.may_pass(1, MS, u32::MAX, 3));
         // Empty ring: nothing pending.
         assert!(e.may_pass(1, MS, 3, 3));
+    }
+
+    #[test]
+    fn a_lazy_state_waits_for_what_the_ring_held() {
+        // Created when the ring holds 10..20 (unrecorded tags): every tag waits for 19 to leave.
+        let mut e = Express::waiting_for(19);
+        assert!(!e.may_pass(0, MS, 10, 20));
+        assert!(!e.may_pass(31, MS, 19, 25));
+        assert!(e.may_pass(0, MS, 20, 25));
+        assert!(e.may_pass(31, MS, 20, 25));
+        // Created on an empty ring: nothing to wait for.
+        let mut e = Express::waiting_for(6);
+        assert!(e.may_pass(5, MS, 7, 7));
     }
 
     #[test]
