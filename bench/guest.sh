@@ -272,21 +272,28 @@ probe() {
 		-o "$1" "$DST" 2>>"$OUT/guest.log" || note "irtt failed ($1)"
 }
 
+# want NAME: the traffic measurement NAME (tcp1, tcp4, udp64, udp1420, rtt_idle, rtt_load) was selected (TRAFFIC).
+want() { [ "${TRAFFIC:-all}" = all ] || [[ ",$TRAFFIC," == *",$1,"* ]]; }
 measure_traffic() { # DIR
 	local d=$1
 	iperf_server || { note "iperf3 server did not start"; return 1; }
 	irtt_server || { note "irtt server did not start"; return 1; }
-	cpu_snap >"$d/cpu_tcp1.txt"
-	iperf "$d/tcp1_fwd.json" -t "$DUR" -O 1
-	cpu_snap >>"$d/cpu_tcp1.txt"
-	iperf "$d/tcp1_rev.json" -t "$DUR" -O 1 -R
-	iperf "$d/tcp4_fwd.json" -t "$DUR" -O 1 -P 4
-	# Quick runs leave out the 4-stream reverse run (the slowest to set up under TCG).
-	((QUICK)) || iperf "$d/tcp4_rev.json" -t "$DUR" -O 1 -P 4 -R
+	if want tcp1; then
+		cpu_snap >"$d/cpu_tcp1.txt"
+		iperf "$d/tcp1_fwd.json" -t "$DUR" -O 1
+		cpu_snap >>"$d/cpu_tcp1.txt"
+		iperf "$d/tcp1_rev.json" -t "$DUR" -O 1 -R
+	fi
+	if want tcp4; then
+		iperf "$d/tcp4_fwd.json" -t "$DUR" -O 1 -P 4
+		# Quick runs leave out the 4-stream reverse run (the slowest to set up under TCG).
+		((QUICK)) || iperf "$d/tcp4_rev.json" -t "$DUR" -O 1 -P 4 -R
+	fi
 	# UDP at a fixed inner packet size: 64 and 1420 bytes of IPv4 packet = payload + 28 bytes of IP/UDP header.
-	iperf "$d/udp64.json" -t "$DUR" -u -b 0 -l 36
-	iperf "$d/udp1420.json" -t "$DUR" -u -b 0 -l 1392
-	probe "$d/rtt_idle.json"
+	want udp64 && iperf "$d/udp64.json" -t "$DUR" -u -b 0 -l 36
+	want udp1420 && iperf "$d/udp1420.json" -t "$DUR" -u -b 0 -l 1392
+	want rtt_idle && probe "$d/rtt_idle.json"
+	want rtt_load || return 0
 	# Latency under load: one bulk TCP flow saturates the path while the small flow runs through it. The probe
 	# connects first (its open exchange timed out behind wireguard-go's bulk queue), then the bulk flow starts; the
 	# report counts the probes sent from 2 s after the bulk flow's start (rtt_load_start.txt, ns) on.

@@ -4,8 +4,8 @@
 # The reproducible benchmark (`make bench`, `make bench QUICK=1`): build what is needed, boot ONE VM, measure every
 # implementation in it (bench/guest.sh), and write bench/results/latest.{json,md} and plots (bench/report.py).
 #
-#   bench/run.sh [--quick] [--variant perf|normal] [--impl LIST] [--parts LIST] [--runs N] [--extra-runs N]
-#                [--no-build] [--out DIR]
+#   bench/run.sh [--quick] [--variant perf|normal] [--impl LIST] [--parts LIST] [--traffic LIST] [--runs N]
+#                [--extra-runs N] [--no-build] [--out DIR]
 #
 # --quick: 1 run of each measurement with short durations (< 10 minutes on a 2-core machine); default: 3 runs.
 # --runs: rounds of the WireGuard implementations and veth; --extra-runs: rounds of the comparison set (IPsec,
@@ -13,6 +13,8 @@
 # --impl: comma-separated subset of c,rust,veth,go,ipsec_chacha,ipsec_gcm,ovpn_chacha,ovpn_gcm (ipsec, ovpn: both
 #   variants; wg: c,rust,go; default: all of them), measured in that order within a round.
 # --parts: comma-separated subset of traffic,flood,scale,crypto (default: all).
+# --traffic: the traffic part's measurements, a subset of tcp1,tcp4,udp64,udp1420,rtt_idle,rtt_load (default: all);
+#   the others are reported as missing.
 # --variant: kernel flavour (default $BENCH_VARIANT or perf: no debug options; building it cold takes 25-40 minutes on 2 cores).
 # --no-build: use the kernel, rust_wg.ko and wgctl as they are (for when someone else is building the kernel).
 # rust_wg is measured through rustwg_alt.ko (6.12's Rust modules have no parameters, so the renamed link kind and
@@ -27,6 +29,7 @@ quick=0
 variant=${BENCH_VARIANT:-perf}
 impls="c rust veth go ipsec_chacha ipsec_gcm ovpn_chacha ovpn_gcm" # also the order within a round
 parts=traffic,flood,scale,crypto
+traffic=all
 runs=""
 extra_runs=""
 build=1
@@ -38,11 +41,12 @@ while (($#)); do
 	--variant) variant=$2; shift 2 ;;
 	--impl) impls=${2//,/ }; shift 2 ;;
 	--parts) parts=$2; shift 2 ;;
+	--traffic) traffic=$2; shift 2 ;;
 	--runs) runs=$2; shift 2 ;;
 	--extra-runs) extra_runs=$2; shift 2 ;;
 	--no-build) build=0; shift ;;
 	--out) out=$2; shift 2 ;;
-	-h | --help) sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '3,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -150,6 +154,7 @@ HSFLOOD=$hsflood
 QUICK=$quick
 IMPLS="$impls"
 PARTS="$parts"
+TRAFFIC=$traffic
 FLOOD_IDS=${BENCH_FLOOD_IDS:-200}
 FLOOD_FRESH=${BENCH_FLOOD_FRESH:-100}
 FLOOD_DUR=$flood_dur
@@ -180,6 +185,7 @@ cpus=2
 	echo "scale_ips_per_peer $scale_ips_per_peer"
 	echo "scale_peers_go $scale_peers_go"
 	echo "parts $parts"
+	echo "traffic $traffic"
 	echo "impls $impls"
 	echo "flood_dur_s $flood_dur"
 	echo "flood_ids ${BENCH_FLOOD_IDS:-200}"
