@@ -24,6 +24,14 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit $KSFT_SKIP; }
 log() { echo "# $*"; }
 
+# CMD | contains [GREP-OPTIONS] PATTERN: whether CMD's output matches. Not `CMD | grep -q`: under pipefail that fails
+# when grep -q exits at the first match while CMD still writes (ip, wg, dmesg write in pieces): CMD dies of SIGPIPE.
+contains() {
+	local in
+	in=$(cat)
+	grep -q "$@" <<<"$in"
+}
+
 # assert_eq ACTUAL EXPECTED WHAT
 assert_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"; }
 

@@ -126,5 +126,5 @@ printf '[Peer]\nPublicKey = xyz\n' >"$tmp/bad.conf"
 grep -q "bad.conf:2: PublicKey: invalid key" "$tmp/err" || fail "config error text: $(cat "$tmp/err")"
 
 # 6. JSON is one line per device and names the interface.
-"$WGCTL" --json show wg0 | grep -q '"interface":"wg0"' || fail "json output"
+"$WGCTL" --json show wg0 | contains '"interface":"wg0"' || fail "json output"
 log "wgctl and wg agree on C wireguard.ko"

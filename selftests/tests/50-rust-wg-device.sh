@@ -18,8 +18,8 @@ mark=$(dmesg_mark)
 load_rust_wg || fail "insmod rust_wg"
 
 ip link add wg0 type wireguard || fail "ip link add wg0 type wireguard"
-ip -d link show wg0 | grep -q 'wireguard' || fail "wg0 is not of kind wireguard: $(ip -d link show wg0)"
-ip link show wg0 | grep -q 'POINTOPOINT,NOARP' || fail "wg0 flags: $(ip link show wg0 | head -1)"
+ip -d link show wg0 | contains 'wireguard' || fail "wg0 is not of kind wireguard: $(ip -d link show wg0)"
+ip link show wg0 | contains 'POINTOPOINT,NOARP' || fail "wg0 flags: $(ip link show wg0 | head -1)"
 assert_eq "$(cat /sys/class/net/wg0/mtu)" 1420 "wg0 default MTU"
 assert_eq "$(cat /sys/class/net/wg0/type)" 65534 "wg0 type (ARPHRD_NONE)"
 ip link set wg0 mtu 1280 || fail "MTU change"
@@ -30,7 +30,7 @@ ip link set wg0 mtu 1420
 before=$(cat /proc/net/udp /proc/net/udp6 | wc -l)
 ip link set wg0 up || fail "ip link set wg0 up"
 after=$(cat /proc/net/udp /proc/net/udp6 | wc -l)
-ip link show wg0 | grep -q 'qdisc noqueue' || fail "wg0 has a queue: $(ip link show wg0 | head -1)"
+ip link show wg0 | contains 'qdisc noqueue' || fail "wg0 has a queue: $(ip link show wg0 | head -1)"
 assert_eq "$((after - before))" 2 "UDP sockets opened by up"
 port=$(cat /proc/net/udp | awk 'NR > 1 {print $2}' | sed 's/.*://' | while read -r h; do echo $((16#$h)); done | sort -n | tail -1)
 ip link set wg0 down
@@ -78,7 +78,7 @@ ip link add wgc0 type wireguard || fail "C device"
 ip link add rwg0 type rustwg || fail "rustwg device"
 ip link set wgc0 up
 ip link set rwg0 up
-ip -d link show rwg0 | grep -q 'rustwg' || fail "rwg0 kind"
+ip -d link show rwg0 | contains 'rustwg' || fail "rwg0 kind"
 ip link del rwg0
 ip link del wgc0
 rmmod rustwg_alt || fail "rmmod rustwg_alt"

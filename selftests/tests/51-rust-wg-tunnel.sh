@@ -18,7 +18,7 @@ wait_ping "$NS1" 10.99.0.2 || { dmesg_since "$mark" | tail -n 20; fail "no hands
 n1 ping -c 3 -i 0.3 -W 5 10.99.0.2 >"$RESULTS/51-ping4.txt" 2>&1 || { cat "$RESULTS/51-ping4.txt"; fail "ping v4 through the tunnel"; }
 n2 ping -c 3 -i 0.3 -W 5 fd99::1 >"$RESULTS/51-ping6.txt" 2>&1 || { cat "$RESULTS/51-ping6.txt"; fail "ping v6 through the tunnel"; }
 log "ping v4 and v6 through the tunnel"
-dmesg_since "$mark" | grep -q 'Keypair [0-9]* created for peer' || fail "no keypair created line"
+dmesg_since "$mark" | contains 'Keypair [0-9]* created for peer' || fail "no keypair created line"
 read -r _ ts < <(n1 wg show wg0 latest-handshakes)
 [ "${ts:-0}" -gt 0 ] || fail "latest-handshake is 0 after pings"
 [ "$(n2 wg show wg0 endpoints)" = "$P1	192.168.241.1:51821" ] || fail "endpoint on ns2: $(n2 wg show wg0 endpoints)"

@@ -44,8 +44,8 @@ peer_test() {
 		n1 timeout "$(slow 30)" iperf3 -c 10.98.0.2 -p 5202 -t 2 -R -J >"$RESULTS/52-rust-to-$what.json" || fail "iperf3 rust_wg -> $what"
 		log "$what -> rust_wg $(bps "$RESULTS/52-$what-to-rust.json") bit/s, rust_wg -> $what $(bps "$RESULTS/52-rust-to-$what.json") bit/s"
 	fi
-	n1 wg show "$other" latest-handshakes | grep -qv '	0$' || fail "$what shows no handshake"
-	ip netns exec "$NS2" "$@" show rwg0 latest-handshakes | grep -qv '	0$' || fail "rust_wg shows no handshake"
+	n1 wg show "$other" latest-handshakes | contains -v '	0$' || fail "$what shows no handshake"
+	ip netns exec "$NS2" "$@" show rwg0 latest-handshakes | contains -v '	0$' || fail "rust_wg shows no handshake"
 	ip -n "$NS2" link del rwg0
 }
 

@@ -59,11 +59,11 @@ assert_eq "$(n1 wg show wg0 endpoints | awk -v p="$p2" '$1 == p {print $2}')" "(
 
 # Nothing to send to: ICMP host unreachable, for a prefix without a peer and for a peer without an endpoint.
 out=$(n1 ping -c 1 -W 2 10.99.0.77 2>&1 || true)
-echo "$out" | grep -q 'Destination Host Unreachable' || fail "no ICMP host unreachable for a prefix without peer: $out"
+echo "$out" | contains 'Destination Host Unreachable' || fail "no ICMP host unreachable for a prefix without peer: $out"
 out=$(n1 ping -c 1 -W 2 10.99.0.3 2>&1 || true)
-echo "$out" | grep -q 'Destination Host Unreachable' || fail "no ICMP host unreachable for a peer without endpoint: $out"
+echo "$out" | contains 'Destination Host Unreachable' || fail "no ICMP host unreachable for a peer without endpoint: $out"
 out=$(n1 ping -6 -c 1 -W 2 fd99::77 2>&1 || true)
-echo "$out" | grep -qi 'unreachable' || fail "no ICMPv6 unreachable for a prefix without peer: $out"
+echo "$out" | contains -i 'unreachable' || fail "no ICMPv6 unreachable for a prefix without peer: $out"
 log "ICMP host unreachable v4 and v6"
 
 # The responder learns the initiator's endpoint from its handshake and answers there.

@@ -45,8 +45,8 @@ ip -n "$A" link set wg0 up
 canary "$A"
 ip netns del "$A"
 canary_gone 15 || fail "namespace with an up rust_wg device was not dismantled after ip netns del"
-for i in $(seq 1 "$(slow 25)"); do dmesg_since "$mark" | grep -q 'wg0: Interface destroyed' && break; sleep 0.2; done
-dmesg_since "$mark" | grep -q 'wg0: Interface destroyed' || fail "device not destroyed with its namespace"
+for i in $(seq 1 "$(slow 25)"); do dmesg_since "$mark" | contains 'wg0: Interface destroyed' && break; sleep 0.2; done
+dmesg_since "$mark" | contains 'wg0: Interface destroyed' || fail "device not destroyed with its namespace"
 log "namespace with an up device dismantled, device destroyed"
 
 # 2. Device moved out of its creating namespace, sockets left there.
@@ -62,13 +62,13 @@ ip -n "$B" link set wg0 up
 canary "$A"
 ip netns del "$A"
 canary_gone 15 || fail "creating namespace of a moved device was not dismantled"
-ip -n "$B" link show wg0 | grep -q NO-CARRIER || fail "moved device still has carrier after its creating namespace died: $(ip -n "$B" link show wg0)"
+ip -n "$B" link show wg0 | contains NO-CARRIER || fail "moved device still has carrier after its creating namespace died: $(ip -n "$B" link show wg0)"
 ip -n "$B" link set wg0 down
 if ip -n "$B" link set wg0 up 2>"$RESULTS/54-up.err"; then fail "moved device came up without its creating namespace"; fi
 log "moved device: creating namespace dismantled, device left without carrier, up refused ($(cat "$RESULTS/54-up.err"))"
 ip -n "$B" link del wg0
-for i in $(seq 1 "$(slow 25)"); do dmesg_since "$mark" | grep -q 'wg0: Interface destroyed' && break; sleep 0.2; done
-dmesg_since "$mark" | grep -q 'wg0: Interface destroyed' || fail "moved device not destroyed"
+for i in $(seq 1 "$(slow 25)"); do dmesg_since "$mark" | contains 'wg0: Interface destroyed' && break; sleep 0.2; done
+dmesg_since "$mark" | contains 'wg0: Interface destroyed' || fail "moved device not destroyed"
 ip netns del "$B"
 unload_rust_wg || fail "rmmod rust_wg"
 log "module unloaded"

@@ -52,16 +52,16 @@ updown() {
 		cat "$tmp/up.log" >&2
 		fail "$label: wg-quick up"
 	}
-	n1 ip -br link show wgq0 | grep -q 'UP\|UNKNOWN' || fail "$label: wgq0 not up"
+	n1 ip -br link show wgq0 | contains 'UP\|UNKNOWN' || fail "$label: wgq0 not up"
 	assert_eq "$(n1 cat /sys/class/net/wgq0/mtu)" 1420 "$label: MTU"
-	n1 ip -4 addr show dev wgq0 | grep -q 'inet 10.9.0.1/24' || fail "$label: IPv4 address"
-	# Once (full run at host load 13) the IPv6 address was missing here and a rerun passed: say what was there.
-	n1 ip -6 addr show dev wgq0 | grep -q 'inet6 fd00:9::1/64' || {
+	n1 ip -4 addr show dev wgq0 | contains 'inet 10.9.0.1/24' || fail "$label: IPv4 address"
+	# Failed once at host load 13 (the address was likely there: `ip ... | grep -q` under pipefail, see contains).
+	n1 ip -6 addr show dev wgq0 | contains 'inet6 fd00:9::1/64' || {
 		{ n1 ip -6 addr show dev wgq0; n1 ip -d link show wgq0; cat "$tmp/up.log"; } >&2
 		fail "$label: IPv6 address"
 	}
-	n1 ip -4 route show dev wgq0 | grep -q '^10.99.0.0/16' || fail "$label: route for 10.99.0.0/16"
-	n1 ip -6 route show dev wgq0 | grep -q '^fd00:99::/64' || fail "$label: route for fd00:99::/64"
+	n1 ip -4 route show dev wgq0 | contains '^10.99.0.0/16' || fail "$label: route for 10.99.0.0/16"
+	n1 ip -6 route show dev wgq0 | contains '^fd00:99::/64' || fail "$label: route for fd00:99::/64"
 	n1 ping -c 2 -W 2 -i 0.3 10.9.0.2 >/dev/null || fail "$label: ping over the tunnel (IPv4)"
 	n1 ping -6 -c 2 -W 2 -i 0.3 fd00:9::2 >/dev/null || fail "$label: ping over the tunnel (IPv6)"
 	# What wg-quick strip/save would write back: the file's wg part, read from the kernel.

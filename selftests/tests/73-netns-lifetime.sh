@@ -68,7 +68,7 @@ moved_device() { # IMPL PORT WHICH(A|B)
 	ip -n $A link set wg0 netns $B || { bad "$1: move wg0 to $B"; return; }
 	ip netns exec $B wg set wg0 private-key <(wg genkey) listen-port "$2" || bad "$1: wg set"
 	ip -n $B link set wg0 up || bad "$1: up"
-	ip netns exec $A ss -uln | grep -q ":$2 " || bad "$1: the socket is not in the creating namespace $A"
+	ip netns exec $A ss -uln | contains ":$2 " || bad "$1: the socket is not in the creating namespace $A"
 	if [ "$3" = A ]; then
 		ip netns del $A
 		gone bash -c "ip -n $B link show wg0 | grep -q LOWER_UP" ||

@@ -61,7 +61,7 @@ mark2=$(dmesg_mark)
 n1 ping -c 1 -W 1 10.98.0.5 >/dev/null 2>&1 || true
 ok=0
 for _ in $(seq 1 "$(slow 24)"); do
-	dmesg_since "$mark2" | grep -q "wg0: Handshake for peer $id did not complete, retrying" && { ok=1; break; }
+	dmesg_since "$mark2" | contains "wg0: Handshake for peer $id did not complete, retrying" && { ok=1; break; }
 	sleep 0.5
 done
 ((ok)) || { dmesg_since "$mark2" | tail -n 20; fail "no retransmission for peer $id after an initiation that could not be sent"; }
