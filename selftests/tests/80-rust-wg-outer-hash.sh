@@ -9,19 +9,19 @@
 . "$RUST_WG_TOP/selftests/lib.sh"
 
 need_tools wg python3
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"; ns_cleanup; rust_wg_loaded && unload_rust_wg; unload_c_wireguard 2>/dev/null; true' EXIT
+extra_cleanup() { ns_cleanup; }
+test_scratch
 
 # run IMPL: prints the number of distinct hashes of the outer data packets ns2 received.
 run() {
 	impl_pair "$1"
 	wait_ping "$NS1" 10.99.0.2 || fail "$1: no handshake"
-	rm -f "$scratch/stop" "$scratch/capture"
-	n2 python3 "$RUST_WG_TOP/selftests/tools/rxhash" veth2 400 "$scratch/stop" >"$scratch/capture" &
+	rm -f "$tmp/stop" "$tmp/capture"
+	n2 python3 "$RUST_WG_TOP/selftests/tools/rxhash" veth2 400 "$tmp/stop" >"$tmp/capture" &
 	local cap=$!
 	local i
-	for i in $(seq 50); do grep -q ready "$scratch/capture" && break; sleep 0.2; done
-	grep -q ready "$scratch/capture" || fail "$1: the capture did not start"
+	for i in $(seq 50); do grep -q ready "$tmp/capture" && break; sleep 0.2; done
+	grep -q ready "$tmp/capture" || fail "$1: the capture did not start"
 	n2 python3 -c '
 import socket
 s = socket.socket()
@@ -46,9 +46,9 @@ for _ in range(3):
 '
 	wait "$srv" || fail "$1: receiver failed"
 	sleep 1
-	touch "$scratch/stop"
+	touch "$tmp/stop"
 	wait "$cap" || fail "$1: the capture failed"
-	tail -n 1 "$scratch/capture"
+	tail -n 1 "$tmp/capture"
 	ns_cleanup
 }
 
