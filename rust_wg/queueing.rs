@@ -380,13 +380,24 @@ impl JobRing {
     }
 }
 
-/// The device's workqueue and one crypt worker per possible CPU, published in `Device::workers` while the device
+/// The nice level of the crypt workers. At the level of the tasks whose packets they carry, a bulk transfer's
+/// encryption and decryption took its share of every CPU from a voice or game flow's sender and receiver, which then
+/// waited behind it for their CPU on every leg of a round trip (the small flow's packets themselves skip the workers,
+/// see `proto::express`). At 10 the workers still have every idle cycle, and a tenth of a CPU that a nice-0 task
+/// wants too; the consumers, which keep each peer's packets in order on its serial CPU, stay at nice 0.
+pub(crate) const CRYPT_NICE: i32 = 10;
+
+/// The device's workqueues and one crypt worker per possible CPU, published in `Device::workers` while the device
 /// exists.
 ///
 /// The workers refer to the device; the device refers to this object through an RCU pointer that teardown clears,
-/// which breaks the cycle.
+/// which breaks the cycle. Teardown clears it before it drops this object, so no work item queues anything on
+/// either queue while they drain (a kick finds no workers and drops its item).
 pub(crate) struct Workers {
-    /// Dropped first: destroying the queue drains the work still queued, while `cpus` is still alive.
+    /// The crypt workers' queue: unbound, at [`CRYPT_NICE`]. Dropped first (it drains the workers, while `cpus` is
+    /// still alive).
+    crypt: OwnedQueue,
+    /// Handshakes, initiations, key zeroing and the consumers, bound to CPUs (work runs where it is queued).
     pub(crate) wq: OwnedQueue,
     /// Indexed by CPU number.
     cpus: KVec<Arc<CryptWorker>>,
@@ -403,6 +414,9 @@ impl Workers {
             kernel::workqueue::flags::CPU_INTENSIVE,
             0,
         )?;
+        // Unbound: a worker queued "on" a CPU runs on any CPU of its pod (the crypt workers need no particular CPU,
+        // only as many running at once as there are CPUs).
+        let crypt = OwnedQueue::new_unbound(kernel::c_str!("wg-rust-crypt"), 0, 0, CRYPT_NICE)?;
         let n = kernel::cpu::nr_cpu_ids();
         let mut cpus = KVec::with_capacity(n as usize, GFP_KERNEL)?;
         for cpu in 0..n {
@@ -416,7 +430,7 @@ impl Workers {
             )?;
             cpus.push(w, GFP_KERNEL)?;
         }
-        Ok(KBox::new(Self { wq, cpus }, GFP_KERNEL)?)
+        Ok(KBox::new(Self { crypt, wq, cpus }, GFP_KERNEL)?)
     }
 }
 
@@ -485,14 +499,14 @@ impl Device {
         let refused = {
             let g = rcu::read_lock();
             match self.workers.get(&g) {
-                Some(ws) => ws.wq.enqueue_on(cpu, w).err(),
+                Some(ws) => ws.crypt.enqueue_on(cpu, w).err(),
                 None => Some(w),
             }
         };
         drop(refused);
     }
 
-    /// Queues a per-peer work item `ID` on the crypt workqueue on `cpu`.
+    /// Queues a per-peer work item `ID` (a consumer) on the device's bound workqueue on `cpu`.
     pub(crate) fn queue_peer_on<const ID: u64>(&self, cpu: u32, p: Arc<Peer>)
     where
         Arc<Peer>: kernel::workqueue::RawWorkItem<ID, EnqueueOutput = core::result::Result<(), Arc<Peer>>>,
@@ -518,7 +532,7 @@ impl Device {
             let cpu = self.crypt_cpu.next();
             if let Some(w) = ws.cpus.get(cpu as usize) {
                 // Already queued is fine: it will find the new jobs.
-                let _ = ws.wq.enqueue_on(cpu, w.clone());
+                let _ = ws.crypt.enqueue_on(cpu, w.clone());
             }
         }
     }
