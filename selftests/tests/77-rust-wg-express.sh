@@ -32,7 +32,9 @@ if sys.argv[1] == "recv":
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
     s.bind((sys.argv[2], 9000))
     open(sys.argv[3], "w").close()
-    s.settimeout(30)
+    # The sender is yet to start (seconds per exec on a debug kernel): the first datagram may take a while.
+    first, gap = float(sys.argv[4]), float(sys.argv[5])
+    s.settimeout(first)
     n = ooo = last = 0
     try:
         while True:
@@ -41,7 +43,7 @@ if sys.argv[1] == "recv":
             if seq < last:
                 ooo += 1
             last = max(last, seq)
-            s.settimeout(3)
+            s.settimeout(gap)
     except socket.timeout:
         pass
     print(n, ooo)
@@ -60,9 +62,9 @@ else:
     print(sent)
 PY
 flood() { # FROM_NS TO_NS DST NAME
-	"$2" python3 "$tmp/flood.py" recv "$3" "$tmp/ready-$4" >"$tmp/recv-$4" &
+	"$2" python3 "$tmp/flood.py" recv "$3" "$tmp/ready-$4" "$(slow 30)" "$(slow 3)" >"$tmp/recv-$4" &
 	local r=$!
-	wait_for 10 test -f "$tmp/ready-$4" || fail "flood receiver $4 did not start"
+	wait_for "$(slow 10)" test -f "$tmp/ready-$4" || fail "flood receiver $4 did not start"
 	"$1" python3 "$tmp/flood.py" send "$3" 20 >"$tmp/sent-$4" || fail "flood sender $4"
 	wait "$r" || fail "flood receiver $4"
 	local got ooo
@@ -77,7 +79,7 @@ flood n2 n1 10.98.0.1 2to1
 # A small flow beside a bulk one.
 n2 iperf3 -s -D -1 -p 5403
 sleep 0.5
-n1 timeout 30 iperf3 -c 10.98.0.2 -p 5403 -t 8 -J >"$RESULTS/77-tcp-bulk.json" &
+n1 timeout "$(slow 30)" iperf3 -c 10.98.0.2 -p 5403 -t 8 -J >"$RESULTS/77-tcp-bulk.json" &
 bulk=$!
 sleep 2
 n1 ping -q -c 20 -i 0.2 -s 100 -W 5 10.98.0.2 >"$tmp/ping" 2>&1 || true
