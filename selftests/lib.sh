@@ -32,6 +32,19 @@ contains() {
 	grep -q "$@" <<<"$in"
 }
 
+# wait_for SECONDS CMD...: runs CMD every 0.2 s until it succeeds, for at most SECONDS (stretch it with `slow` where
+# the wait is timing-bound); whether it did. CMD is evaluated afresh each time: a condition with pipes or command
+# substitutions goes into a function.
+wait_for() {
+	local n=$(($1 * 5))
+	shift
+	while ((n-- > 0)); do
+		"$@" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
 # assert_eq ACTUAL EXPECTED WHAT
 assert_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"; }
 

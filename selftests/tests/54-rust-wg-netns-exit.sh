@@ -25,15 +25,10 @@ mark=$(dmesg_mark)
 
 # canary NS: a veth pair with canary0 here and its peer in NS; it disappears when NS is dismantled.
 canary() { ip link add canary0 type veth peer name canary1 netns "$1"; }
-# gone_within SECONDS: the canary disappeared, i.e. the namespace was dismantled.
-canary_gone() {
-	local i
-	for i in $(seq 1 "$(slow $(($1 * 5)))"); do
-		ip link show canary0 >/dev/null 2>&1 || return 0
-		sleep 0.2
-	done
-	return 1
-}
+# canary_gone SECONDS: the canary disappeared within SECONDS (stretched), i.e. the namespace was dismantled.
+canary_absent() { ! ip link show canary0 >/dev/null 2>&1; }
+canary_gone() { wait_for "$(slow "$1")" canary_absent; }
+destroyed() { dmesg_since "$mark" | contains 'wg0: Interface destroyed'; }
 udp_ports() { ip netns exec "$1" cat /proc/net/udp /proc/net/udp6 | awk 'NR > 1 && $2 ~ /:/ {split($2, a, ":"); print a[2]}' | sort -u; }
 
 # 1. Device in its creating namespace.
@@ -45,8 +40,7 @@ ip -n "$A" link set wg0 up
 canary "$A"
 ip netns del "$A"
 canary_gone 15 || fail "namespace with an up rust_wg device was not dismantled after ip netns del"
-for i in $(seq 1 "$(slow 25)"); do dmesg_since "$mark" | contains 'wg0: Interface destroyed' && break; sleep 0.2; done
-dmesg_since "$mark" | contains 'wg0: Interface destroyed' || fail "device not destroyed with its namespace"
+wait_for "$(slow 5)" destroyed || fail "device not destroyed with its namespace"
 log "namespace with an up device dismantled, device destroyed"
 
 # 2. Device moved out of its creating namespace, sockets left there.
@@ -67,8 +61,7 @@ ip -n "$B" link set wg0 down
 if ip -n "$B" link set wg0 up 2>"$RESULTS/54-up.err"; then fail "moved device came up without its creating namespace"; fi
 log "moved device: creating namespace dismantled, device left without carrier, up refused ($(cat "$RESULTS/54-up.err"))"
 ip -n "$B" link del wg0
-for i in $(seq 1 "$(slow 25)"); do dmesg_since "$mark" | contains 'wg0: Interface destroyed' && break; sleep 0.2; done
-dmesg_since "$mark" | contains 'wg0: Interface destroyed' || fail "moved device not destroyed"
+wait_for "$(slow 5)" destroyed || fail "moved device not destroyed"
 ip netns del "$B"
 unload_rust_wg || fail "rmmod rust_wg"
 log "module unloaded"

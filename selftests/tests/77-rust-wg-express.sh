@@ -22,7 +22,6 @@ ns_pair
 alt_tunnel wge 10.98.0 51840
 
 jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["end"]; print(eval(sys.argv[2]))' "$@"; }
-wait_for() { local n=$(($1 * 5)); shift; while ((n-- > 0)); do "$@" && return 0; sleep 0.2; done; return 1; }
 # Bursts of 100-byte datagrams, back to back, beyond the express lane's burst (where its rate bound sends a flow's
 # packets to the pipeline if the sender is fast enough). The receiver counts datagrams that arrive after a later one.
 cat >"$tmp/flood.py" <<'PY'
@@ -95,7 +94,8 @@ ip -n "$NS2" link del wge2
 ns_cleanup
 # A peer's statistics are printed when its last reference goes (after an RCU grace period and its work items).
 stats() { dmesg_since "$mark" | grep -E 'wge[12]: Peer [0-9]+ queues:' || true; }
-wait_for "$(slow 10)" test "$(stats | grep -c 'queues:')" -ge 2 || true
+both_logged() { [ "$(stats | grep -c 'queues:')" -ge 2 ]; }
+wait_for "$(slow 10)" both_logged || true
 q=$(stats)
 echo "$q" | while read -r l; do log "$l"; done
 [ "$(echo "$q" | grep -c 'queues:')" -eq 2 ] || fail "expected the statistics of 2 peers, got: $q"

@@ -82,6 +82,9 @@ while True:
     s.sendto(bytes(p), ("veth1", ETH_P_IP, 0, 0, mac))
 EOF
 
+# both_ready OUT: the watcher (OUT) and the relay (OUT.relay) are listening.
+both_ready() { grep -q ready "$1" && grep -q ready "$1.relay"; }
+
 # ecn_run NAME: the scenario on whatever implementation is loaded (kind wireguard).
 ecn_run() {
 	local name=$1 out=$RESULTS/78-$1.txt
@@ -96,7 +99,7 @@ ecn_run() {
 	relay=$!
 	n2 python3 "$RESULTS/78-watch.py" 20 60 >"$out" &
 	local w=$!
-	for _ in $(seq 1 50); do grep -q ready "$out" && grep -q ready "$out.relay" && break; sleep 0.2; done
+	wait_for 10 both_ready "$out" || true
 	# Small requests (rust_wg's express lane) and large ones (its crypt pipeline).
 	n1 ping -c 10 -i 0.2 -W 5 -Q 0xba 10.99.0.2 >/dev/null || true
 	n1 ping -c 10 -i 0.2 -W 5 -s 1200 -Q 0xba 10.99.0.2 >/dev/null || true

@@ -19,9 +19,7 @@ run() {
 	rm -f "$tmp/stop" "$tmp/capture"
 	n2 python3 "$RUST_WG_TOP/selftests/tools/rxhash" veth2 400 "$tmp/stop" >"$tmp/capture" &
 	local cap=$!
-	local i
-	for i in $(seq 50); do grep -q ready "$tmp/capture" && break; sleep 0.2; done
-	grep -q ready "$tmp/capture" || fail "$1: the capture did not start"
+	wait_for 10 grep -q ready "$tmp/capture" || fail "$1: the capture did not start"
 	n2 python3 -c '
 import socket
 s = socket.socket()
