@@ -102,10 +102,10 @@ pub(crate) struct OrderRing {
     pub(crate) inflight: InflightLimit,
     /// How long the packets that left were in the ring.
     pub(crate) sojourns: Sojourns,
-    /// Which packets may skip the ring (`proto::express`): the caller reports the admissions of tagged packets
+    /// Which packets may skip the ring (`proto::express`): the caller reports the admissions of keyed packets
     /// ([`OrderRing::express_admitted`]). Allocated by the first [`OrderRing::may_express`] and given back with the
-    /// slots: 400 bytes that kept every peer over the 2 KiB allocation size, which configured peers that never
-    /// send small packets (most of a concentrator's) need not pay.
+    /// slots: about 800 bytes, which configured peers that never send small packets (most of a concentrator's)
+    /// need not pay.
     express: Option<KBox<Express>>,
     /// Packets that took the express lane, of the `Express` states given back (for statistics).
     express_passed: u64,
@@ -204,15 +204,15 @@ impl OrderRing {
         self.bytes
     }
 
-    /// Whether a packet of `tag` may take the express lane at `now` (none of the tag's packets is in the ring, and
-    /// the tag's rate allows it); if so, it is counted.
-    pub(crate) fn may_express(&mut self, tag: usize, now: u64) -> bool {
+    /// Whether a packet of `key` may take the express lane at `now` (none of the key's packets is in the ring, and
+    /// the key's rate allows it); if so, it is counted.
+    pub(crate) fn may_express(&mut self, key: u32, now: u64) -> bool {
         // Not the head: a packet the consumer popped may still be on its way, and must not be overtaken.
         let (from, tail) = (self.handed_on, self.tail);
         let e = match &mut self.express {
             Some(e) => e,
             None => {
-                // The admissions before now were not recorded: every tag waits for the last of them (atomic
+                // The admissions before now were not recorded: every key waits for the last of them (atomic
                 // context: under the ring's lock). Without memory, the packet takes the pipeline.
                 let Ok(e) = KBox::new(Express::waiting_for(tail.wrapping_sub(1)), GFP_ATOMIC) else {
                     return false;
@@ -220,14 +220,15 @@ impl OrderRing {
                 self.express.insert(e)
             }
         };
-        e.may_pass(tag, now, from, tail)
+        e.may_pass(key, now, from, tail)
     }
 
-    /// A packet of `tag` was admitted as `seq` (see [`OrderRing::may_express`]; without an `Express` state yet,
-    /// the one created later waits for it anyway).
-    pub(crate) fn express_admitted(&mut self, tag: usize, seq: u32) {
+    /// A packet of `key` was admitted as `seq` at `now` (see [`OrderRing::may_express`]; without an `Express` state
+    /// yet, the one created later waits for it anyway).
+    pub(crate) fn express_admitted(&mut self, key: u32, seq: u32, now: u64) {
+        let from = self.handed_on;
         if let Some(e) = &mut self.express {
-            e.admitted(tag, seq);
+            e.admitted(key, seq, now, from);
         }
     }
 

@@ -148,12 +148,12 @@ fn receive_with(wg: &Arc<Device>, skb: SkBuff, hdr: DataHeader) {
     }
     let now = clock();
     // Small messages may be opened here (`proto::express`): in order among the messages of their length class (the
-    // tag), while the delivery queue has room and the keypair needs no confirmation: promoting it takes the index
+    // key), while the delivery queue has room and the keypair needs no confirmation: promoting it takes the index
     // table's mutex, so only the consumer (process context) does it. A keypair that is not `next` now does not become
     // it later: an initiator only has its keys from our response, which we send after installing the keypair as `next`.
     let small = skb.len() <= EXPRESS_MAX_WIRE_LEN;
-    let tag = rx_express_tag(skb.len());
-    if small && peer.deliver.len() < MAX_DELIVER && !is_next(&peer, &kp) && peer.rx_ring.lock().may_express(tag, now) {
+    let key = rx_express_key(skb.len());
+    if small && peer.deliver.len() < MAX_DELIVER && !is_next(&peer, &kp) && peer.rx_ring.lock().may_express(key, now) {
         return express(wg, &peer, kp, skb, hdr.counter);
     }
     let mut head_failed = false;
@@ -171,7 +171,7 @@ fn receive_with(wg: &Arc<Device>, skb: SkBuff, hdr: DataHeader) {
                 Some(seq) => {
                     if small {
                         // Later small messages of its length class wait for this one (they may be of its flow).
-                        ring.express_admitted(tag, seq);
+                        ring.express_admitted(key, seq, now);
                     }
                     let job = Job {
                         peer: peer.clone(),
@@ -206,16 +206,16 @@ fn receive_with(wg: &Arc<Device>, skb: SkBuff, hdr: DataHeader) {
 /// The largest data message the express lane opens: a header, [`EXPRESS_MAX_LEN`] bytes and the tag.
 const EXPRESS_MAX_WIRE_LEN: usize = DATA_HEADER_LEN + EXPRESS_MAX_LEN + TAG_LEN;
 
-/// The receive express lane's tag of a data message of `wire_len` bytes: its padded length class (plaintexts are
+/// The receive express lane's key of a data message of `wire_len` bytes: its padded length class (plaintexts are
 /// padded to 16 bytes, so 17 classes up to [`EXPRESS_MAX_LEN`]).
 ///
-/// Inner flows are unknown before opening. With one tag per peer, a dense stream of small packets (the TCP
-/// acknowledgements of a bulk transfer the other way, thousands per second) used up the tag's rate and kept it in
+/// Inner flows are unknown before opening. With one key per peer, a dense stream of small packets (the TCP
+/// acknowledgements of a bulk transfer the other way, thousands per second) used up the key's rate and kept it in
 /// the pipeline, and a voice packet behind them waited there too. Packets of different lengths are mostly of
 /// different flows; within a flow only small packets of different lengths can swap (one taking the pipeline, a later
 /// one of another length the express lane), which TCP and datagram protocols tolerate.
-fn rx_express_tag(wire_len: usize) -> usize {
-    (wire_len.saturating_sub(DATA_HEADER_LEN + TAG_LEN) / 16) % crate::proto::express::EXPRESS_TAGS
+fn rx_express_key(wire_len: usize) -> u32 {
+    (wire_len.saturating_sub(DATA_HEADER_LEN + TAG_LEN) / 16) as u32
 }
 
 /// Whether `kp` is the peer's unconfirmed "next" keypair (its first packet promotes it, in process context).

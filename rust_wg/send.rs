@@ -12,7 +12,6 @@ use crate::device::{tx_drop, tx_error, Device};
 use crate::index::Keypair;
 use crate::peer::Peer;
 use crate::queueing::{clock, Done, Job, CONSUMER_BUDGET};
-use crate::staging::Staging;
 use crate::proto::{
     addr::IpAddr,
     express::EXPRESS_MAX_LEN,
@@ -119,10 +118,10 @@ fn express(peer: &Arc<Peer>, mut skb: SkBuff, mtu: u32) -> core::result::Result<
     if wg.express_busy.swap(true, Ordering::Acquire) {
         return Err(skb);
     }
-    let f = Staging::flow_of(&mut skb);
+    let hash = skb.hash();
     let nonce = {
         let mut ring = peer.tx_ring.lock();
-        if peer.staged.flow_is_empty(f) && ring.may_express(f, clock()) {
+        if !peer.staged.holds_hash(hash) && ring.may_express(hash, clock()) {
             let n = kp.sending_counter.fetch_add(1, Ordering::Relaxed);
             // At the limit: the pipeline's path (staged, then `send_staged` asks for a new session).
             (n < REJECT_AFTER_MESSAGES).then_some(n)
@@ -258,7 +257,7 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
                 }
                 break;
             }
-            let Some((skb, flow)) = peer.staged.dequeue() else {
+            let Some((skb, hash)) = peer.staged.dequeue() else {
                 break;
             };
             let nonce = kp.sending_counter.fetch_add(1, Ordering::Relaxed);
@@ -275,7 +274,7 @@ pub(crate) fn send_staged(peer: &Arc<Peer>) {
                 break;
             };
             // The flow's later packets do not take the express lane before this one is sent.
-            ring.express_admitted(flow, seq);
+            ring.express_admitted(hash, seq, now);
             let job = Job {
                 peer: peer.clone(),
                 keypair: kp.clone(),

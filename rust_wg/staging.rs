@@ -27,6 +27,8 @@ use kernel::{
 
 /// Flow queues per peer.
 pub(crate) const FLOWS: usize = 32;
+// `Flows::mixed` has a bit per flow queue.
+const _: () = assert!(FLOWS <= u32::BITS as usize);
 /// Packets staged per peer at most (the C `MAX_STAGED_PACKETS` is 128; one GSO super-packet alone can be 46).
 pub(crate) const MAX_STAGED_PACKETS: usize = 256;
 /// Bytes a flow may send per round (one MTU-sized packet, as fq_codel's default quantum).
@@ -80,6 +82,10 @@ enum On {
 
 /// Scheduler state of the flow queues.
 struct Flows {
+    /// The flow hash of the packets a flow queue holds, if they all have one: the queue's `sole` hash, unless its
+    /// bit in `mixed` is set (see [`Staging::holds_hash`]).
+    sole: [u32; FLOWS],
+    mixed: u32,
     on: [On; FLOWS],
     deficit: [i32; FLOWS],
     bytes: [u32; FLOWS],
@@ -98,6 +104,8 @@ impl Queues {
     fn new() -> Result<Self> {
         let flows = KBox::new(
             Flows {
+                sole: [0; FLOWS],
+                mixed: 0,
                 on: [On::None; FLOWS],
                 deficit: [0; FLOWS],
                 bytes: [0; FLOWS],
@@ -182,7 +190,8 @@ impl Staging {
     /// Appends `skb` to the queue of its flow; over the bound (or without memory for the queues), drops from the
     /// longest flow and returns the dropped packet.
     pub(crate) fn enqueue(&self, mut skb: SkBuff) -> Option<SkBuff> {
-        let f = Self::flow_of(&mut skb);
+        let hash = skb.hash();
+        let f = Self::flow_of(hash);
         let len = skb.len() as u32;
         let mut guard = self.sched.lock();
         // Read under the lock: a packet staged while `wait_for_session` starts is either seen by its walk or sees
@@ -200,6 +209,12 @@ impl Staging {
         let Some(Queues { flows: s, heads }) = queues.as_mut() else {
             return Some(skb);
         };
+        if heads[f].is_empty() {
+            s.sole[f] = hash;
+            s.mixed &= !(1 << f);
+        } else if s.sole[f] != hash {
+            s.mixed |= 1 << f;
+        }
         heads[f].enqueue(skb);
         s.bytes[f] = s.bytes[f].saturating_add(len);
         *packets += 1;
@@ -220,19 +235,24 @@ impl Staging {
         Some(old)
     }
 
-    /// The flow queue `skb` belongs to (by its flow hash).
-    pub(crate) fn flow_of(skb: &mut SkBuff) -> usize {
-        skb.hash() as usize % FLOWS
+    /// The flow queue of packets with flow hash `hash`.
+    fn flow_of(hash: u32) -> usize {
+        hash as usize % FLOWS
     }
 
-    /// Whether flow queue `f` holds no packet.
-    pub(crate) fn flow_is_empty(&self, f: usize) -> bool {
+    /// Whether packets with flow hash `hash` may be staged. Exact while the packets of its flow queue all have one
+    /// hash (the common case: two flows seldom share a queue while both have packets staged); else it says yes, so
+    /// the answer errs only towards "staged".
+    pub(crate) fn holds_hash(&self, hash: u32) -> bool {
+        let f = Self::flow_of(hash);
         let s = self.sched.lock();
-        s.queues.as_ref().map_or(true, |q| q.heads[f % FLOWS].is_empty())
+        s.queues.as_ref().is_some_and(|q| {
+            !q.heads[f].is_empty() && (q.flows.mixed & (1 << f) != 0 || q.flows.sole[f] == hash)
+        })
     }
 
-    /// Takes the next packet in fair order, with its flow queue.
-    pub(crate) fn dequeue(&self) -> Option<(SkBuff, usize)> {
+    /// Takes the next packet in fair order, with its flow hash.
+    pub(crate) fn dequeue(&self) -> Option<(SkBuff, u32)> {
         let mut guard = self.sched.lock();
         let Sched { packets, queues } = &mut *guard;
         let Queues { flows: s, heads } = queues.as_mut()?;
@@ -254,12 +274,14 @@ impl Staging {
                 continue;
             }
             match heads[f].dequeue() {
-                Some(skb) => {
+                Some(mut skb) => {
                     let len = skb.len() as u32;
                     s.bytes[f] = s.bytes[f].saturating_sub(len);
                     s.deficit[f] -= len as i32;
                     *packets -= 1;
-                    return Some((skb, f));
+                    // Computed at `enqueue`: read back from the skb.
+                    let hash = skb.hash();
+                    return Some((skb, hash));
                 }
                 None => {
                     if from_new {

@@ -12,27 +12,36 @@
 //!
 //! Order. WireGuard does not need nonce order on the wire (the receiver's replay window takes any order within 8192
 //! messages), so the nonce an express packet takes ahead of packets still in the pipeline is fine. What must not
-//! happen is that a packet overtakes an earlier packet *of its own flow*. [`Express`] tracks, per tag, the last
+//! happen is that a packet overtakes an earlier packet *of its own flow*. [`Express`] tracks, per key, the last
 //! sequence number admitted to the ordered pipeline, and allows the express lane only when that one has left the
-//! ring (the tag's packets are all out):
-//! - transmit: the tag is the flow bucket of the staging queue (`staging.rs`, by the skb's flow hash), and the
-//!   caller also checks that the bucket has nothing staged. So a packet is handed to UDP only after the earlier
-//!   packets of its flow were (a flow that keeps packets in the pipeline, a bulk flow or a flood, stays in it). Not
-//!   necessarily in wire order: the pipeline sends on the peer's serial CPU, the express lane on the sending CPU,
-//!   and the layers below UDP keep order per CPU only (NIC queue, backlog).
-//! - receive: the flows are not known before the packets are opened, so the tag is "small packet" (one tag per
-//!   peer): small packets keep their order among themselves; a small packet may overtake large ones of its peer
-//!   that are still being opened. Within one flow that is a short reordering of a small segment after large ones
-//!   (the last segment of a TCP burst), which TCP's reordering detection (RACK) absorbs without a retransmission.
+//! ring (the key's packets are all out):
+//! - transmit: the key is the skb's flow hash, and the caller also checks that nothing of that hash is staged
+//!   (`staging.rs`). So a packet is handed to UDP only after the earlier packets of its flow were (a flow that
+//!   keeps packets in the pipeline, a bulk flow or a flood, stays in it). Not necessarily in wire order: the
+//!   pipeline sends on the peer's serial CPU, the express lane on the sending CPU, and the layers below UDP keep
+//!   order per CPU only (NIC queue, backlog).
+//! - receive: the flows are not known before the packets are opened, so the key is the message's length class:
+//!   small packets of one length keep their order; a small packet may overtake large ones of its peer that are
+//!   still being opened. Within one flow that is a short reordering of a small segment after large ones (the last
+//!   segment of a TCP burst), which TCP's reordering detection (RACK) absorbs without a retransmission.
 //!
-//! Cost. Each tag passes at most [`EXPRESS_RATE`] packets per second (a burst of [`EXPRESS_BURST`]), a GCRA token
+//! Keys are exact, not buckets: with 32 buckets by hash (session 7), a voice flow whose hash fell into the bucket of
+//! the bulk flow (one round in six, measured) waited behind the bulk flow's packets all along, and one that shared a
+//! bucket with the TCP acknowledgements of a bulk flow the other way found the bucket's rate used up. The state is a
+//! table of [`EXPRESS_SLOTS`] keys. A key gets a slot only from a key that holds nothing in the ring and has its full
+//! rate back, which is what a fresh slot holds, so taking it over forgets nothing. A key admitted to the ring while
+//! every slot is busy is recorded in the spill (the last such sequence number), which every key that has no slot, or
+//! takes one, waits for: without a slot the answer errs towards the pipeline, never towards overtaking.
+//!
+//! Cost. Each key passes at most [`EXPRESS_RATE`] packets per second (a burst of [`EXPRESS_BURST`]), a GCRA token
 //! bucket; over it, packets take the pipeline, whose workers spread the crypto over all CPUs. A small-packet flood
-//! thus stays parallel, and the inline crypto done in softirq by the receive side is bounded per peer. Every packet
-//! of a tag counts against its rate, also one that is refused (up to [`EXPRESS_DEBT_NS`] in advance): a flow that
-//! offers more than the rate (a flood) then takes the pipeline as a whole, instead of having the rate's worth of its
-//! packets, and a burst each time its ring drains, sealed and opened inline. Measured (session 6, 64-byte UDP flood
-//! under TCG), that share cost the flood about half of its packets per second: the inline packets are worked off
-//! one at a time on the sending CPU (seal, UDP, the receiver's softirq, one NAPI poll and socket wakeup each).
+//! thus stays parallel, and the inline crypto done per peer is bounded by the slots: a new key takes a slot only
+//! once the slot's rate has recovered, so many flows together pass at most `EXPRESS_SLOTS` times the rate. Every
+//! packet of a key counts against its rate, also one that is refused (up to [`EXPRESS_DEBT_NS`] in advance): a flow
+//! that offers more than the rate (a flood) then takes the pipeline as a whole, instead of having the rate's worth
+//! of its packets, and a burst each time its ring drains, sealed and opened inline. Measured (session 6, 64-byte UDP
+//! flood under TCG), that share cost the flood about half of its packets per second: the inline packets are worked
+//! off one at a time on the sending CPU (seal, UDP, the receiver's softirq, one NAPI poll and socket wakeup each).
 //!
 //! Plain `core` Rust without clock or locks: the caller passes the time (monotonic ns) and holds the lock the state
 //! lives under.
@@ -40,21 +49,18 @@
 /// Inner (plaintext) packets up to this many bytes may take the express lane: voice (G.711 at 20 ms is 200 bytes
 /// with IP, UDP and RTP), DNS, TCP acknowledgements, interactive keystrokes.
 pub const EXPRESS_MAX_LEN: usize = 256;
-/// Express packets per second per tag.
+/// Express packets per second per key.
 pub const EXPRESS_RATE: u64 = 500;
-/// Express packets a tag may pass at once after a pause.
+/// Express packets a key may pass at once after a pause.
 pub const EXPRESS_BURST: u64 = 16;
-/// Tags per [`Express`] (the transmit side's flow buckets; a bit mask holds which are in the pipeline).
-pub const EXPRESS_TAGS: usize = 32;
+/// Keys an [`Express`] state tracks at once.
+pub const EXPRESS_SLOTS: usize = 32;
 
-/// How far ahead of the present a tag's rate may be used up: a tag whose packets keep coming faster than
+/// How far ahead of the present a key's rate may be used up: a key whose packets keep coming faster than
 /// [`EXPRESS_RATE`] stays closed, and opens again at most this long (plus the burst) after they slow down.
 pub const EXPRESS_DEBT_NS: u64 = 100_000_000;
 
-/// The `pending` mask with every tag set.
-const ALL_TAGS: u32 = if EXPRESS_TAGS >= 32 { u32::MAX } else { (1 << EXPRESS_TAGS) - 1 };
-
-/// The nanoseconds one packet uses of its tag's rate.
+/// The nanoseconds one packet uses of its key's rate.
 const COST_NS: u64 = 1_000_000_000 / EXPRESS_RATE;
 
 /// Whether `seq` is in the ring window `[head, tail)` (sequence numbers wrap).
@@ -62,19 +68,56 @@ fn in_window(seq: u32, head: u32, tail: u32) -> bool {
     seq.wrapping_sub(head) < tail.wrapping_sub(head)
 }
 
+/// The last admission of a key (or of the spill), and whether it may still be in the ring.
+#[derive(Clone, Copy)]
+struct Last {
+    seq: u32,
+    pending: bool,
+}
+
+impl Last {
+    const NONE: Self = Self { seq: 0, pending: false };
+
+    /// Whether the admission is still in the ring `[head, tail)`; once seen out, it is forgotten (so a window that
+    /// wraps round to it much later does not find it again).
+    fn in_ring(&mut self, head: u32, tail: u32) -> bool {
+        if self.pending && !in_window(self.seq, head, tail) {
+            self.pending = false;
+        }
+        self.pending
+    }
+}
+
+/// One key's state.
+#[derive(Clone, Copy)]
+struct Slot {
+    key: u32,
+    /// GCRA theoretical arrival time: the next packet conforms if `now + burst * cost >= tat`.
+    tat: u64,
+    last: Last,
+    used: bool,
+}
+
+impl Slot {
+    const FREE: Self = Self {
+        key: 0,
+        tat: 0,
+        last: Last::NONE,
+        used: false,
+    };
+}
+
 /// Express-lane state of one ordered ring (a peer's transmit or receive pipeline).
 ///
 /// # Invariants
 ///
-/// Bit `t` of `pending` is set iff a packet of tag `t` was admitted to the ring as `last[t]` and was not seen
-/// consumed yet.
+/// A key is in at most one used slot. Every packet admitted to the ring since its key last had no packet in it is
+/// recorded in the key's slot `last` or in `spill`, and a key's packets recorded in `spill` are also covered by its
+/// slot: a slot taken while `spill` is pending starts with `spill`'s admission.
 pub struct Express {
-    /// GCRA theoretical arrival time per tag: the next packet conforms if `now + burst * cost >= tat`.
-    tat: [u64; EXPRESS_TAGS],
-    /// Sequence number of the last packet of each tag admitted to the ring.
-    last: [u32; EXPRESS_TAGS],
-    /// Tags with a packet possibly still in the ring.
-    pending: u32,
+    slots: [Slot; EXPRESS_SLOTS],
+    /// The last admission of a key that had no slot.
+    spill: Last,
     /// Packets that took the express lane (for statistics).
     pub passed: u64,
 }
@@ -86,50 +129,80 @@ impl Default for Express {
 }
 
 impl Express {
-    /// No tag in the pipeline, every tag with its full burst.
+    /// Nothing in the pipeline, no key known.
     pub const fn new() -> Self {
         Self {
-            tat: [0; EXPRESS_TAGS],
-            last: [0; EXPRESS_TAGS],
-            pending: 0,
+            slots: [Slot::FREE; EXPRESS_SLOTS],
+            spill: Last::NONE,
             passed: 0,
         }
     }
 
     /// The state for a ring whose earlier admissions were not recorded (created lazily, when the ring may hold
-    /// packets already): every tag waits until `last`, the last sequence number admitted so far, has left the ring,
-    /// so no packet can overtake one of its tag that was not recorded. Every tag has its full burst.
+    /// packets already): every key waits until `last`, the last sequence number admitted so far, has left the ring,
+    /// so no packet can overtake one of its key that was not recorded.
     pub const fn waiting_for(last: u32) -> Self {
         Self {
-            tat: [0; EXPRESS_TAGS],
-            last: [last; EXPRESS_TAGS],
-            pending: ALL_TAGS,
+            slots: [Slot::FREE; EXPRESS_SLOTS],
+            spill: Last { seq: last, pending: true },
             passed: 0,
         }
     }
 
-    /// A packet of `tag` was admitted to the ordered ring as `seq`.
-    pub fn admitted(&mut self, tag: usize, seq: u32) {
-        let t = tag % EXPRESS_TAGS;
-        self.last[t] = seq;
-        self.pending |= 1 << t;
+    /// The slot of `key`, if it has one. The slot `key` indexes is tried first: with few keys, each is there.
+    fn find(&self, key: u32) -> Option<usize> {
+        let home = key as usize % EXPRESS_SLOTS;
+        let s = &self.slots[home];
+        if s.used && s.key == key {
+            return Some(home);
+        }
+        (0..EXPRESS_SLOTS).find(|&i| self.slots[i].used && self.slots[i].key == key)
     }
 
-    /// Whether a packet of `tag` may take the express lane at `now`, given that the ring holds the sequence numbers
-    /// `[head, tail)`. Its share of the rate is taken either way (see the module docs: a flood stays in the pipeline).
-    pub fn may_pass(&mut self, tag: usize, now: u64, head: u32, tail: u32) -> bool {
-        let t = tag % EXPRESS_TAGS;
-        let tat = self.tat[t].max(now);
-        let limit = now.saturating_add(EXPRESS_BURST * COST_NS);
-        self.tat[t] = tat.saturating_add(COST_NS).min(limit.saturating_add(EXPRESS_DEBT_NS));
-        if tat > limit {
-            return false;
+    /// The slot of `key`, taken over from a key that has nothing in the ring `[head, tail)` and its full rate back
+    /// at `now` (home slot first), if there is one.
+    fn find_or_take(&mut self, key: u32, now: u64, head: u32, tail: u32) -> Option<usize> {
+        if let Some(i) = self.find(key) {
+            return Some(i);
         }
-        if self.pending & (1 << t) != 0 {
-            if in_window(self.last[t], head, tail) {
-                return false;
-            }
-            self.pending &= !(1 << t);
+        let home = key as usize % EXPRESS_SLOTS;
+        let i = (0..EXPRESS_SLOTS).map(|k| (home + k) % EXPRESS_SLOTS).find(|&i| {
+            let s = &mut self.slots[i];
+            !s.used || (s.tat <= now && !s.last.in_ring(head, tail))
+        })?;
+        // The key's packets admitted without a slot are covered by the spill.
+        let last = if self.spill.in_ring(head, tail) { self.spill } else { Last::NONE };
+        self.slots[i] = Slot {
+            key,
+            tat: 0,
+            last,
+            used: true,
+        };
+        Some(i)
+    }
+
+    /// A packet of `key` was admitted to the ordered ring as `seq` at `now`, the ring holding `[head, seq]`.
+    pub fn admitted(&mut self, key: u32, seq: u32, now: u64, head: u32) {
+        let rec = Last { seq, pending: true };
+        match self.find_or_take(key, now, head, seq.wrapping_add(1)) {
+            Some(i) => self.slots[i].last = rec,
+            None => self.spill = rec,
+        }
+    }
+
+    /// Whether a packet of `key` may take the express lane at `now`, given that the ring holds the sequence numbers
+    /// `[head, tail)`. Its share of the rate is taken either way (see the module docs: a flood stays in the pipeline).
+    /// A key that finds no slot takes the pipeline.
+    pub fn may_pass(&mut self, key: u32, now: u64, head: u32, tail: u32) -> bool {
+        let Some(i) = self.find_or_take(key, now, head, tail) else {
+            return false;
+        };
+        let s = &mut self.slots[i];
+        let tat = s.tat.max(now);
+        let limit = now.saturating_add(EXPRESS_BURST * COST_NS);
+        s.tat = tat.saturating_add(COST_NS).min(limit.saturating_add(EXPRESS_DEBT_NS));
+        if tat > limit || s.last.in_ring(head, tail) {
+            return false;
         }
         self.passed += 1;
         true
@@ -143,12 +216,12 @@ mod tests {
     const MS: u64 = 1_000_000;
 
     #[test]
-    fn a_tag_waits_for_its_packets_in_the_ring() {
+    fn a_key_waits_for_its_packets_in_the_ring() {
         let mut e = Express::new();
-        // Ring holds 10..20; tag 3's last packet is 15.
-        e.admitted(3, 15);
+        // Ring holds 10..20; key 3's last packet is 15.
+        e.admitted(3, 15, MS, 10);
         assert!(!e.may_pass(3, MS, 10, 20));
-        // Other tags are free.
+        // Other keys are free.
         assert!(e.may_pass(4, MS, 10, 20));
         // 15 left the ring.
         assert!(e.may_pass(3, MS, 16, 20));
@@ -157,12 +230,39 @@ mod tests {
     }
 
     #[test]
+    fn keys_that_share_a_home_slot_are_apart() {
+        // A bulk flow and a voice flow whose hashes agree in their low bits (session 7's outlier round).
+        let bulk = 0x1234_0005;
+        let voice = 0x9876_0005;
+        assert_eq!(bulk as usize % EXPRESS_SLOTS, voice as usize % EXPRESS_SLOTS);
+        let mut e = Express::new();
+        let mut t = MS;
+        for seq in 0..10_000u32 {
+            // The bulk flow keeps the ring busy; a voice packet every 20 ms passes all along.
+            e.admitted(bulk, seq, t, seq.saturating_sub(100));
+            if seq % 200 == 0 {
+                assert!(e.may_pass(voice, t, seq.saturating_sub(100), seq + 1));
+                assert!(!e.may_pass(bulk, t, seq.saturating_sub(100), seq + 1));
+            }
+            t += 100_000;
+        }
+        // Dense small packets of one key (acknowledgements) use up their own rate, not the voice flow's.
+        let acks = 0x5555_0005;
+        for _ in 0..10_000 {
+            t += 50_000;
+            e.may_pass(acks, t, 0, 0);
+        }
+        assert!(!e.may_pass(acks, t, 0, 0));
+        assert!(e.may_pass(voice, t, 0, 0));
+    }
+
+    #[test]
     fn sequence_numbers_wrap() {
         let mut e = Express::new();
-        e.admitted(0, u32::MAX);
+        e.admitted(0, u32::MAX, MS, u32::MAX - 3);
         assert!(!e.may_pass(0, MS, u32::MAX - 3, 5));
         assert!(e.may_pass(0, MS, 0, 5));
-        e.admitted(1, 2);
+        e.admitted(1, 2, MS, u32::MAX);
         assert!(!e.may_pass(1, MS, u32::MAX, 3));
         // Empty ring: nothing pending.
         assert!(e.may_pass(1, MS, 3, 3));
@@ -170,10 +270,11 @@ mod tests {
 
     #[test]
     fn a_lazy_state_waits_for_what_the_ring_held() {
-        // Created when the ring holds 10..20 (unrecorded tags): every tag waits for 19 to leave.
+        // Created when the ring holds 10..20 (unrecorded keys): every key waits for 19 to leave.
         let mut e = Express::waiting_for(19);
         assert!(!e.may_pass(0, MS, 10, 20));
         assert!(!e.may_pass(31, MS, 19, 25));
+        assert!(!e.may_pass(0xdead_beef, MS, 19, 25));
         assert!(e.may_pass(0, MS, 20, 25));
         assert!(e.may_pass(31, MS, 20, 25));
         // Created on an empty ring: nothing to wait for.
@@ -182,7 +283,28 @@ mod tests {
     }
 
     #[test]
-    fn rate_is_bounded_per_tag() {
+    fn with_every_slot_busy_keys_wait_for_the_spill() {
+        let mut e = Express::new();
+        // 32 flows with packets in the ring 0..32 hold every slot.
+        for k in 0..EXPRESS_SLOTS as u32 {
+            e.admitted(1000 + k, k, MS, 0);
+        }
+        // A 33rd flow's packet goes to the spill, and neither it nor any other new key may pass while it is in.
+        e.admitted(77, 32, MS, 0);
+        assert!(!e.may_pass(77, MS, 0, 33));
+        assert!(!e.may_pass(78, MS, 0, 33));
+        // The first flows left the ring: key 77 takes one of their slots, and still waits for its spilled packet.
+        assert!(!e.may_pass(77, MS, 10, 33));
+        // Which left too.
+        assert!(e.may_pass(77, MS, 33, 33));
+        assert!(e.may_pass(78, MS, 33, 33));
+        // The flows still in the ring keep their slots and wait.
+        e.admitted(1031, 33, MS, 20);
+        assert!(!e.may_pass(1031, MS, 20, 34));
+    }
+
+    #[test]
+    fn rate_is_bounded_per_key() {
         let mut e = Express::new();
         let now = 1000 * MS;
         let mut n = 0;
@@ -192,9 +314,9 @@ mod tests {
         }
         // The burst (and the one packet the current instant allows).
         assert_eq!(n, EXPRESS_BURST + 1);
-        // Another tag has its own budget.
+        // Another key has its own budget.
         assert!(e.may_pass(8, now, 0, 0));
-        // A flood (100 000 packets per second offered for a second) keeps the tag closed: refused packets use up
+        // A flood (100 000 packets per second offered for a second) keeps the key closed: refused packets use up
         // the rate too.
         let mut passed = 0;
         let mut t = now;
@@ -206,9 +328,28 @@ mod tests {
         }
         assert_eq!(passed, 0);
         assert_eq!(e.passed, n + 1);
-        // Once it stops, the tag opens again after the debt and the burst have run down.
+        // Once it stops, the key opens again after the debt and the burst have run down.
         assert!(!e.may_pass(7, t + EXPRESS_DEBT_NS / 2, 0, 0));
         assert!(e.may_pass(7, t + EXPRESS_DEBT_NS + 2 * EXPRESS_BURST * COST_NS, 0, 0));
+    }
+
+    #[test]
+    fn many_keys_together_are_bounded_by_the_slots() {
+        // A flood of small packets, each of a new flow (a port scan through the tunnel): a key takes a slot only
+        // once its rate is back, so the whole flood passes at most the slots' rate.
+        let mut e = Express::new();
+        let mut t = 1000 * MS;
+        let mut passed = 0u64;
+        for k in 0..1_000_000u32 {
+            t += 1_000;
+            if e.may_pass(k.wrapping_mul(2_654_435_761), t, 0, 0) {
+                passed += 1;
+            }
+        }
+        // One second: the slots' first bursts, then their rate.
+        let bound = EXPRESS_SLOTS as u64 * (EXPRESS_BURST + 1 + EXPRESS_RATE);
+        assert!(passed <= bound, "{passed} > {bound}");
+        assert!(passed > 0);
     }
 
     #[test]
