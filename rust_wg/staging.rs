@@ -17,6 +17,7 @@
 //! sender), but not while the peer has no session ([`Staging::wait_for_session`]): a handshake may take up to 90 s
 //! to fail, and the packets' memory must not block their sockets meanwhile (the C driver orphans them then too).
 
+use crate::proto::express::StagedHashes;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
     new_spinlock_bh,
@@ -27,8 +28,6 @@ use kernel::{
 
 /// Flow queues per peer.
 pub(crate) const FLOWS: usize = 32;
-// `Flows::mixed` has a bit per flow queue.
-const _: () = assert!(FLOWS <= u32::BITS as usize);
 /// Packets staged per peer at most (the C `MAX_STAGED_PACKETS` is 128; one GSO super-packet alone can be 46).
 pub(crate) const MAX_STAGED_PACKETS: usize = 256;
 /// Bytes a flow may send per round (one MTU-sized packet, as fq_codel's default quantum).
@@ -82,10 +81,8 @@ enum On {
 
 /// Scheduler state of the flow queues.
 struct Flows {
-    /// The flow hash of the packets a flow queue holds, if they all have one: the queue's `sole` hash, unless its
-    /// bit in `mixed` is set (see [`Staging::holds_hash`]).
-    sole: [u32; FLOWS],
-    mixed: u32,
+    /// The flow hashes of each flow queue's packets (see [`Staging::holds_hash`]).
+    hashes: [StagedHashes; FLOWS],
     on: [On; FLOWS],
     deficit: [i32; FLOWS],
     bytes: [u32; FLOWS],
@@ -93,7 +90,7 @@ struct Flows {
     old_flows: FlowList,
 }
 
-/// The flow queues, allocated with the first staged packet (a peer that never sends costs no 1.2 KiB of queues).
+/// The flow queues, allocated with the first staged packet (a peer that never sends costs no 1.8 KiB of queues).
 struct Queues {
     flows: KBox<Flows>,
     heads: Pin<KBox<[SkBuffHead; FLOWS]>>,
@@ -104,8 +101,7 @@ impl Queues {
     fn new() -> Result<Self> {
         let flows = KBox::new(
             Flows {
-                sole: [0; FLOWS],
-                mixed: 0,
+                hashes: [StagedHashes::EMPTY; FLOWS],
                 on: [On::None; FLOWS],
                 deficit: [0; FLOWS],
                 bytes: [0; FLOWS],
@@ -136,8 +132,9 @@ struct Sched {
 ///
 /// # Invariants
 ///
-/// Changed only under `sched`: with `queues`, `heads[f]` holds `flows.bytes[f]` bytes and a non-empty flow is on
-/// exactly one of the lists; `packets` is the number of packets in all flows (0 without `queues`).
+/// Changed only under `sched`: with `queues`, `heads[f]` holds `flows.bytes[f]` bytes and packets of the flow hashes
+/// `flows.hashes[f]` counts, and a non-empty flow is on exactly one of the lists; `packets` is the number of packets
+/// in all flows (0 without `queues`).
 #[pin_data]
 pub(crate) struct Staging {
     #[pin]
@@ -209,12 +206,7 @@ impl Staging {
         let Some(Queues { flows: s, heads }) = queues.as_mut() else {
             return Some(skb);
         };
-        if heads[f].is_empty() {
-            s.sole[f] = hash;
-            s.mixed &= !(1 << f);
-        } else if s.sole[f] != hash {
-            s.mixed |= 1 << f;
-        }
+        s.hashes[f].added(hash);
         heads[f].enqueue(skb);
         s.bytes[f] = s.bytes[f].saturating_add(len);
         *packets += 1;
@@ -228,7 +220,8 @@ impl Staging {
         }
         // The fattest flow pays (its head is the oldest packet).
         let fat = (0..FLOWS).max_by_key(|&i| s.bytes[i]).unwrap_or(f);
-        let old = heads[fat].dequeue()?;
+        let mut old = heads[fat].dequeue()?;
+        s.hashes[fat].removed(old.hash());
         s.bytes[fat] = s.bytes[fat].saturating_sub(old.len() as u32);
         *packets -= 1;
         // An emptied flow stays on its list; `dequeue` takes it off.
@@ -240,15 +233,12 @@ impl Staging {
         hash as usize % FLOWS
     }
 
-    /// Whether packets with flow hash `hash` may be staged. Exact while the packets of its flow queue all have one
-    /// hash (the common case: two flows seldom share a queue while both have packets staged); else it says yes, so
-    /// the answer errs only towards "staged".
+    /// Whether packets with flow hash `hash` may be staged. Exact while at most two flows have packets in its flow
+    /// queue (`StagedHashes`); with more it says yes, so the answer errs only towards "staged".
     pub(crate) fn holds_hash(&self, hash: u32) -> bool {
         let f = Self::flow_of(hash);
         let s = self.sched.lock();
-        s.queues.as_ref().is_some_and(|q| {
-            !q.heads[f].is_empty() && (q.flows.mixed & (1 << f) != 0 || q.flows.sole[f] == hash)
-        })
+        s.queues.as_ref().is_some_and(|q| q.flows.hashes[f].may_hold(hash))
     }
 
     /// Takes the next packet in fair order, with its flow hash.
@@ -281,6 +271,7 @@ impl Staging {
                     *packets -= 1;
                     // Computed at `enqueue`: read back from the skb.
                     let hash = skb.hash();
+                    s.hashes[f].removed(hash);
                     return Some((skb, hash));
                 }
                 None => {
