@@ -385,7 +385,8 @@ impl JobRing {
 /// encryption and decryption took its share of every CPU from a voice or game flow's sender and receiver, which then
 /// waited behind it for their CPU on every leg of a round trip (the small flow's packets themselves skip the workers,
 /// see `proto::express`). At 10 the workers still have every idle cycle, and a tenth of a CPU that a nice-0 task
-/// wants too; the consumers, which keep each peer's packets in order on its serial CPU, stay at nice 0.
+/// wants too; the consumers, which keep each peer's packets in order on its serial CPU, stay at nice 0. This is the
+/// default of the module parameter `crypt_nice` ([`crate::crypt_nice`]), which a device reads when it is created.
 pub(crate) const CRYPT_NICE: i32 = 10;
 
 /// The device's workqueues and one crypt worker per possible CPU, published in `Device::workers` while the device
@@ -395,8 +396,8 @@ pub(crate) const CRYPT_NICE: i32 = 10;
 /// which breaks the cycle. Teardown clears it before it drops this object, so no work item queues anything on
 /// either queue while they drain (a kick finds no workers and drops its item).
 pub(crate) struct Workers {
-    /// The crypt workers' queue: unbound, at [`CRYPT_NICE`]. Dropped first (it drains the workers, while `cpus` is
-    /// still alive).
+    /// The crypt workers' queue: unbound, at [`crate::crypt_nice`] (default [`CRYPT_NICE`]). Dropped first (it drains
+    /// the workers, while `cpus` is still alive).
     crypt: OwnedQueue,
     /// Handshakes, initiations, key zeroing and the consumers, bound to CPUs (work runs where it is queued).
     pub(crate) wq: OwnedQueue,
@@ -417,7 +418,7 @@ impl Workers {
         )?;
         // Unbound: a worker queued "on" a CPU runs on any CPU of its pod (the crypt workers need no particular CPU,
         // only as many running at once as there are CPUs).
-        let crypt = OwnedQueue::new_unbound(kernel::c_str!("wg-rust-crypt"), 0, 0, CRYPT_NICE)?;
+        let crypt = OwnedQueue::new_unbound(kernel::c_str!("wg-rust-crypt"), 0, 0, crate::crypt_nice())?;
         let n = kernel::cpu::nr_cpu_ids();
         let mut cpus = KVec::with_capacity(n as usize, GFP_KERNEL)?;
         for cpu in 0..n {

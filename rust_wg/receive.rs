@@ -151,7 +151,7 @@ fn receive_with(wg: &Arc<Device>, skb: SkBuff, hdr: DataHeader) {
     // key), while the delivery queue has room and the keypair needs no confirmation: promoting it takes the index
     // table's mutex, so only the consumer (process context) does it. A keypair that is not `next` now does not become
     // it later: an initiator only has its keys from our response, which we send after installing the keypair as `next`.
-    let small = skb.len() <= EXPRESS_MAX_WIRE_LEN;
+    let small = skb.len() <= EXPRESS_MAX_WIRE_LEN && crate::express_enabled();
     let key = rx_express_key(skb.len());
     if small && peer.deliver.len() < MAX_DELIVER && !is_next(&peer, &kp) && peer.rx_ring.lock().may_express(key, now) {
         return express(wg, &peer, kp, skb, hdr.counter);

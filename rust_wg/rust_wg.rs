@@ -68,6 +68,19 @@ module! {
     description: "WireGuard secure network tunnel (Rust)",
     license: "GPL",
     alias: ["rtnl-link-wireguard", "net-pf-16-proto-16-family-wireguard"],
+    params: {
+        express: bool {
+            default: true,
+            permissions: 0o644,
+            description: "Small packets of sparse flows skip the parallel crypto pipeline (express lane); N: every packet takes the pipeline, as in the C driver. Read per packet: a write takes effect at once",
+        },
+        crypt_nice: i32 {
+            default: crate::queueing::CRYPT_NICE,
+            range: -20..=19,
+            permissions: 0o444,
+            description: "Nice level of the crypt workers, -20..19 (other values fail the load). Read when a device is created",
+        },
+    },
 }
 
 #[cfg(rustwg_alt)]
@@ -78,6 +91,31 @@ module! {
     description: "WireGuard secure network tunnel (Rust), side-by-side variant",
     license: "GPL",
     alias: ["rtnl-link-rustwg", "net-pf-16-proto-16-family-rustwg"],
+    params: {
+        express: bool {
+            default: true,
+            permissions: 0o644,
+            description: "Small packets of sparse flows skip the parallel crypto pipeline (express lane); N: every packet takes the pipeline, as in the C driver. Read per packet: a write takes effect at once",
+        },
+        crypt_nice: i32 {
+            default: crate::queueing::CRYPT_NICE,
+            range: -20..=19,
+            permissions: 0o444,
+            description: "Nice level of the crypt workers, -20..19 (other values fail the load). Read when a device is created",
+        },
+    },
+}
+
+/// Whether small packets of sparse flows may take the express lane (`proto::express`; module parameter `express`,
+/// writable in `/sys/module/<module>/parameters/`). Asked per packet: a relaxed atomic load.
+pub(crate) fn express_enabled() -> bool {
+    module_parameters::EXPRESS.get()
+}
+
+/// The nice level of a new device's crypt workers (module parameter `crypt_nice`, read-only after load, checked to
+/// be within -20..=19 when the module is loaded).
+pub(crate) fn crypt_nice() -> i32 {
+    module_parameters::CRYPT_NICE.get()
 }
 
 /// The rtnl link kind (`ip link add ... type KIND`).

@@ -107,7 +107,7 @@ fn express_or_stage(peer: &Arc<Peer>, skb: SkBuff, mtu: u32) {
 /// Its nonce is taken under the transmit ring's lock like the pipeline's, so it is ahead of packets still being
 /// sealed; the receiver's replay window accepts that order.
 fn express(peer: &Arc<Peer>, mut skb: SkBuff, mtu: u32) -> core::result::Result<(), SkBuff> {
-    if skb.len() > EXPRESS_MAX_LEN || !peer.alive() {
+    if skb.len() > EXPRESS_MAX_LEN || !crate::express_enabled() || !peer.alive() {
         return Err(skb);
     }
     let Some(kp) = sending_keypair(peer) else {
