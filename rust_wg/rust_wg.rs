@@ -60,51 +60,47 @@ mod socket;
 mod staging;
 mod timers;
 
-#[cfg(not(rustwg_alt))]
-module! {
-    type: RustWg,
-    name: "rust_wg",
-    author: "rust_wg developers",
-    description: "WireGuard secure network tunnel (Rust)",
-    license: "GPL",
-    alias: ["rtnl-link-wireguard", "net-pf-16-proto-16-family-wireguard"],
-    params: {
-        express: bool {
-            default: true,
-            permissions: 0o644,
-            description: "Small packets of sparse flows skip the parallel crypto pipeline (express lane); N: every packet takes the pipeline, as in the C driver. Read per packet: a write takes effect at once",
-        },
-        crypt_nice: i32 {
-            default: crate::queueing::CRYPT_NICE,
-            range: -20..=19,
-            permissions: 0o444,
-            description: "Nice level of the crypt workers, -20..19 (other values fail the load). Read when a device is created",
-        },
-    },
+/// The `module!` of both builds (`rust_wg` and the side-by-side `rustwg_alt`, see `Kbuild`): they differ in name,
+/// description and aliases only.
+macro_rules! rust_wg_module {
+    ($name:tt, $description:tt, $aliases:tt) => {
+        module! {
+            type: RustWg,
+            name: $name,
+            author: "rust_wg developers",
+            description: $description,
+            license: "GPL",
+            alias: $aliases,
+            params: {
+                express: bool {
+                    default: true,
+                    permissions: 0o644,
+                    description: "Small packets of sparse flows skip the parallel crypto pipeline (express lane); N: every packet takes the pipeline, as in the C driver. Read per packet: a write takes effect at once",
+                },
+                crypt_nice: i32 {
+                    default: crate::queueing::CRYPT_NICE,
+                    range: -20..=19,
+                    permissions: 0o444,
+                    description: "Nice level of the crypt workers, -20..19 (other values fail the load). Read when a device is created",
+                },
+            },
+        }
+    };
 }
 
+#[cfg(not(rustwg_alt))]
+rust_wg_module!(
+    "rust_wg",
+    "WireGuard secure network tunnel (Rust)",
+    ["rtnl-link-wireguard", "net-pf-16-proto-16-family-wireguard"]
+);
+
 #[cfg(rustwg_alt)]
-module! {
-    type: RustWg,
-    name: "rustwg_alt",
-    author: "rust_wg developers",
-    description: "WireGuard secure network tunnel (Rust), side-by-side variant",
-    license: "GPL",
-    alias: ["rtnl-link-rustwg", "net-pf-16-proto-16-family-rustwg"],
-    params: {
-        express: bool {
-            default: true,
-            permissions: 0o644,
-            description: "Small packets of sparse flows skip the parallel crypto pipeline (express lane); N: every packet takes the pipeline, as in the C driver. Read per packet: a write takes effect at once",
-        },
-        crypt_nice: i32 {
-            default: crate::queueing::CRYPT_NICE,
-            range: -20..=19,
-            permissions: 0o444,
-            description: "Nice level of the crypt workers, -20..19 (other values fail the load). Read when a device is created",
-        },
-    },
-}
+rust_wg_module!(
+    "rustwg_alt",
+    "WireGuard secure network tunnel (Rust), side-by-side variant",
+    ["rtnl-link-rustwg", "net-pf-16-proto-16-family-rustwg"]
+);
 
 /// Whether small packets of sparse flows may take the express lane (`proto::express`; module parameter `express`,
 /// writable in `/sys/module/<module>/parameters/`). Asked per packet: a relaxed atomic load.
