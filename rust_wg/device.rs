@@ -175,9 +175,9 @@ pub(crate) struct Device {
     /// The workqueues (handshakes, initiations, key zeroing and consumers on one, bound to CPUs; the crypt workers
     /// on another, unbound, at a lower priority) and the per-CPU crypt workers; set when the device first goes up
     /// (a device that never does costs no workqueue and no grace period at deletion), cleared and drained by
-    /// teardown (which breaks the device → worker → device cycle). Enqueuers
-    /// read it under RCU, so nothing is queued after the teardown's grace period; while it is unset, work is not
-    /// queued (there are no sockets then either, so there is nothing to handshake or send).
+    /// teardown (which breaks the device → worker → device cycle). Enqueuers read it under RCU, so nothing is queued
+    /// after the teardown's grace period; while it is unset, work is not queued (there are no sockets then either,
+    /// so there is nothing to handshake or send).
     pub(crate) workers: Rcu<KBox<Workers>>,
     /// The CPU the next crypt worker is kicked on.
     pub(crate) crypt_cpu: kernel::cpu::RoundRobin,

@@ -37,12 +37,13 @@
 //! bucket; over it, packets take the pipeline, whose workers spread the crypto over all CPUs. Every packet of a key
 //! counts against its rate, also one that is refused (up to [`EXPRESS_DEBT_NS`] in advance): a flow that offers
 //! more than the rate (a flood) then takes the pipeline as a whole, instead of having the rate's worth of its
-//! packets, and a burst each time its ring drains, sealed and opened inline. Many flows together (a flood of small
-//! packets from many ports, each flow under the rate) pass at most [`EXPRESS_RATE_TOTAL`] per ring (a second GCRA,
-//! taken by the packets that pass only, so a flood that keeps it used up costs a voice flow beside it some of its
-//! packets' express passes, never its order); the rest take the pipeline and its parallel crypto. Measured (session 6, 64-byte UDP
-//! flood under TCG), that share cost the flood about half of its packets per second: the inline packets are worked
-//! off one at a time on the sending CPU (seal, UDP, the receiver's softirq, one NAPI poll and socket wakeup each).
+//! packets, and a burst each time its ring drains, sealed and opened inline. Measured (session 6, 64-byte UDP flood
+//! under TCG), that share cost the flood about half of its packets per second: the inline packets are worked off one
+//! at a time on the sending CPU (seal, UDP, the receiver's softirq, one NAPI poll and socket wakeup each). Many flows
+//! together (a flood of small packets from many ports, each flow under the rate) pass at most
+//! [`EXPRESS_RATE_TOTAL`] per ring (a second GCRA, taken by the packets that pass only, so a flood that keeps it used
+//! up costs a voice flow beside it some of its packets' express passes, never its order); the rest take the pipeline
+//! and its parallel crypto.
 //!
 //! Plain `core` Rust without clock or locks: the caller passes the time (monotonic ns) and holds the lock the state
 //! lives under.
@@ -256,9 +257,14 @@ impl StagedHashes {
         others: 0,
     };
 
+    /// The slot counting packets of `h`, if one does.
+    fn slot_of(&self, h: u32) -> Option<usize> {
+        (0..2).find(|&i| self.count[i] > 0 && self.hash[i] == h)
+    }
+
     /// A packet with flow hash `h` joined the queue.
     pub fn added(&mut self, h: u32) {
-        let i = match (0..2).find(|&i| self.count[i] > 0 && self.hash[i] == h) {
+        let i = match self.slot_of(h) {
             Some(i) => i,
             None => match (0..2).find(|&i| self.count[i] == 0) {
                 Some(i) => {
@@ -276,7 +282,7 @@ impl StagedHashes {
 
     /// A packet with flow hash `h` left the queue (dequeued or dropped).
     pub fn removed(&mut self, h: u32) {
-        match (0..2).find(|&i| self.count[i] > 0 && self.hash[i] == h) {
+        match self.slot_of(h) {
             Some(i) => self.count[i] -= 1,
             // Not in a slot's count: in `others` (by the invariant, which makes this at least 1).
             None => self.others = self.others.saturating_sub(1),
@@ -285,7 +291,7 @@ impl StagedHashes {
 
     /// Whether the queue may hold a packet with flow hash `h`.
     pub fn may_hold(&self, h: u32) -> bool {
-        self.others > 0 || (0..2).any(|i| self.count[i] > 0 && self.hash[i] == h)
+        self.others > 0 || self.slot_of(h).is_some()
     }
 }
 
