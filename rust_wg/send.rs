@@ -136,6 +136,7 @@ fn express(peer: &Arc<Peer>, mut skb: SkBuff, mtu: u32) -> core::result::Result<
     skb.scrub_packet(false);
     // ECN as for staged packets (see `stage`).
     let ds = skb.ecn_encap_dsfield(0);
+    let mark = peer.timers.lock().send_mark();
     let sent = match seal(&kp, &mut skb, nonce, mtu as usize) {
         Ok(()) => socket::send_to_peer(peer, skb, ds).is_ok(),
         Err(_) => {
@@ -153,7 +154,7 @@ fn express(peer: &Arc<Peer>, mut skb: SkBuff, mtu: u32) -> core::result::Result<
         timers::event(peer, |t| {
             t.any_authenticated_packet_traversal(now);
             t.any_authenticated_packet_sent();
-            t.data_sent(now, kernel::crypto::get_random_u32());
+            t.data_sent_after(mark, now, kernel::crypto::get_random_u32());
         });
     }
     if kp.kp.wants_rekey_on_send(now, kp.sending_counter.load(Ordering::Relaxed)) {
@@ -358,6 +359,8 @@ fn transmit_in_order(peer: &Arc<Peer>) {
     let mut sent_any = false;
     let mut sent_data = false;
     let mut done = 0;
+    // A reply to the first packet of the pass may be handled before the pass ends and reports what it sent.
+    let mark = peer.timers.lock().send_mark();
     while done < CONSUMER_BUDGET {
         let d = peer.tx_ring.lock().pop(clock());
         let Some(d) = d else {
@@ -393,7 +396,7 @@ fn transmit_in_order(peer: &Arc<Peer>) {
             t.any_authenticated_packet_traversal(now);
             t.any_authenticated_packet_sent();
             if sent_data {
-                t.data_sent(now, kernel::crypto::get_random_u32());
+                t.data_sent_after(mark, now, kernel::crypto::get_random_u32());
             }
         });
     }
@@ -474,17 +477,19 @@ impl WorkItem<1> for Peer {
         };
         wg_debug_send(&this);
         // Creating it can take a while (X25519): the rate limit and the retransmission count from now, as in C.
+        // The retransmission is armed before the send, not after as in C: the response can be handled on another
+        // CPU before this worker runs again, and a timer armed after it would retransmit an initiation 5 s later
+        // (see `proto::timers`). Armed also when the send fails (no route to the endpoint yet, say), as in the C
+        // driver: the retries, and giving up (purging the staged packets) after the last, must not depend on a
+        // later packet to send.
         let now = timers::now();
         timers::event(&this, |t| {
             t.handshake_sent(now);
             t.any_authenticated_packet_traversal(now);
             t.any_authenticated_packet_sent();
+            t.handshake_initiated(now, kernel::crypto::get_random_u32());
         });
-        let sent = crate::handshake::send_buffer(&this, &msg);
-        // Armed also when the send failed (no route to the endpoint yet, say), as in the C driver: the retries, and
-        // giving up (purging the staged packets) after the last, must not depend on a later packet to send.
-        timers::event(&this, |t| t.handshake_initiated(now, kernel::crypto::get_random_u32()));
-        if let Err(e) = sent {
+        if let Err(e) = crate::handshake::send_buffer(&this, &msg) {
             crate::wg_debug_ratelimited!(this.device, "Failed to send handshake initiation to peer {}: {:?}", this.id, e);
         }
     }

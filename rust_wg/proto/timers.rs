@@ -13,6 +13,13 @@
 //!
 //! Like `mod_peer_timer()`, arming does nothing while the state machine is not running (device down or peer being
 //! removed); see [`Timers::set_running`].
+//!
+//! Events about a send that arm a timer a reply cancels are reported so that the reply cannot come first: an
+//! initiation is reported before it is sent ([`Timers::handshake_initiated`]), and data, whose report depends on
+//! whether the send worked, after it, with a [`SendMark`] taken before ([`Timers::data_sent_after`]). The C driver
+//! reports both after the send; there the window is a few instructions, here a send can be a batch, or a worker
+//! preempted after it, and the reply, handled on another CPU, came first: the retransmission or new-handshake timer
+//! was then armed after the reply and fired a handshake seconds later, from wherever the endpoint was by then.
 
 use super::messages::{
     KEEPALIVE_TIMEOUT, MAX_TIMER_HANDSHAKES, NSEC_PER_SEC, REJECT_AFTER_TIME, REKEY_TIMEOUT,
@@ -44,6 +51,11 @@ impl TimerActions {
     }
 }
 
+/// What a sender notes before it sends data, for [`Timers::data_sent_after`]: how many authenticated packets had been
+/// received by then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendMark(u32);
+
 /// Timer state of one peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timers {
@@ -58,6 +70,8 @@ pub struct Timers {
     sent_lastminute_handshake: bool,
     persistent_keepalive_interval: u16,
     last_sent_handshake: Option<u64>,
+    /// Authenticated packets received (wrapping): tells [`Timers::data_sent_after`] whether one came during a send.
+    received: u32,
 }
 
 impl Default for Timers {
@@ -89,6 +103,7 @@ impl Timers {
             sent_lastminute_handshake: false,
             persistent_keepalive_interval: 0,
             last_sent_handshake: None,
+            received: 0,
         }
     }
 
@@ -228,6 +243,20 @@ impl Timers {
         }
     }
 
+    /// Notes, before sending data, what [`Timers::data_sent_after`] compares with.
+    pub fn send_mark(&self) -> SendMark {
+        SendMark(self.received)
+    }
+
+    /// Event: data (not only keepalives) was sent by a send that began at `mark`. As [`Timers::data_sent`], unless an
+    /// authenticated packet was received since `mark`: we already heard back, and a reply that overtook this report
+    /// must not be followed by a timer it would have cancelled.
+    pub fn data_sent_after(&mut self, mark: SendMark, now: u64, random: u32) {
+        if mark.0 == self.received {
+            self.data_sent(now, random);
+        }
+    }
+
     /// Event: a data packet (not a keepalive) was received; answer with a keepalive if we send nothing soon.
     pub fn data_received(&mut self, now: u64) {
         if !self.running {
@@ -252,9 +281,11 @@ impl Timers {
     /// Event: any authenticated packet was received; the peer is alive.
     pub fn any_authenticated_packet_received(&mut self) {
         self.new_handshake = None;
+        self.received = self.received.wrapping_add(1);
     }
 
-    /// Event: an initiation was sent; retransmit if no response comes within [`REKEY_TIMEOUT`] plus jitter.
+    /// Event: an initiation is about to be sent; retransmit if no response comes within [`REKEY_TIMEOUT`] plus jitter.
+    /// Report it before the send (see the module doc), and also when the send then fails, as the C driver does.
     pub fn handshake_initiated(&mut self, now: u64, random: u32) {
         let at = now
             .saturating_add(secs(REKEY_TIMEOUT))

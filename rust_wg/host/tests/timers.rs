@@ -249,3 +249,22 @@ fn deadlines_saturate() {
     t.data_sent(u64::MAX - 1, u32::MAX);
     assert_eq!(t.next_deadline(), Some(u64::MAX));
 }
+
+#[test]
+fn reply_before_data_sent_report_arms_nothing() {
+    // The send began, the reply was handled (on another CPU) before the sender reported: no new-handshake timer
+    // that the reply would have cancelled.
+    let mut t = running();
+    let mark = t.send_mark();
+    t.any_authenticated_packet_received();
+    t.data_sent_after(mark, 0, 0);
+    assert_eq!(t.next_deadline(), None);
+    assert!(t.on_timeout(u64::MAX).is_empty());
+    // Nothing received during the send: armed as by `data_sent`.
+    let mark = t.send_mark();
+    t.data_sent_after(mark, SEC, 0);
+    assert_eq!(t.next_deadline(), Some(SEC + (KEEPALIVE_TIMEOUT + REKEY_TIMEOUT) * SEC));
+    // And a receive after the report cancels it, as before.
+    t.any_authenticated_packet_received();
+    assert_eq!(t.next_deadline(), None);
+}
