@@ -12,7 +12,11 @@
 # Prints one line per test and ends with `N passed, N failed, N skipped`. Exit status 0 iff nothing failed.
 # `touch RESULTS_DIR/stop` (the directory is printed first) skips the tests not started yet and goes on to the final
 # checks (the debug kernel's kmemleak scan): for long debug-kernel runs that must end by a deadline.
+#
+# RUST_WG_VNG_ARGS: more virtme-ng arguments, split on blanks; e.g. "--debug" to look into a guest that hangs
+# (`vng --gdb` attaches gdb, `vng --dump FILE` writes its memory).
 set -uo pipefail
+RUST_WG_VNG_ARGS=${RUST_WG_VNG_ARGS:-}
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/env.sh"
@@ -75,7 +79,7 @@ done
 total_timeout=$((total_timeout * RWG_TIME_FACTOR))
 timeout --foreground -k 10 "$total_timeout" \
 	"$top/scripts/vm.sh" --variant "$variant" --rwdir "$results" --memory "${VM_MEMORY:-2G}" \
-	--exec "bash $top/selftests/guest.sh $results/env" -- --verbose </dev/null >"$results/console.log" 2>&1
+	--exec "bash $top/selftests/guest.sh $results/env" -- --verbose $RUST_WG_VNG_ARGS </dev/null >"$results/console.log" 2>&1
 vm_rc=$?
 [ $vm_rc -ne 0 ] && echo "vm: guest exited with status $vm_rc (console: $results/console.log)"
 
