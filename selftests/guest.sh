@@ -23,11 +23,11 @@ sysctl -qw kernel.panic_on_warn=1 kernel.panic_on_oops=1 2>/dev/null
 mkdir -p /run/netns /var/run/wireguard 2>/dev/null
 # Tests read standard input: netns.sh sleeps with `read -t SECS -N 1` (its sleep()). Give them an input that never
 # delivers data and never ends (a FIFO this shell holds open for writing), so such a read always waits out its time.
-# The standard input virtme-ng hands over is not that everywhere: when udev has not made the /dev/virtio-ports links
-# in time (the debug kernel: "cannot find script I/O ports ... console fallback") it is the serial console, a
-# terminal, and `timeout` runs each test in a background process group; the first read from the terminal then stops
-# the test's whole process group (SIGTTIN or SIGTTOU, state T: no hung-task report, an idle guest). That was session 7 and 9's
-# "netns.sh stalls at its first waitncatudp" on the debug kernel, the first step where netns.sh's sleep() runs.
+# What virtme-ng hands over is not always that: when udev has not made the /dev/virtio-ports links in time (debug
+# kernel: "cannot find script I/O ports ... console fallback") it is the serial console, a terminal, and `timeout`
+# runs each test in a background process group; the first read from the terminal then stops the test's whole process
+# group (SIGTTIN or SIGTTOU; state T: no hung-task report, an idle guest). That was the "netns.sh stalls at its first
+# waitncatudp" of sessions 7 and 9 on the debug kernel: the first step where netns.sh's sleep() runs.
 stdin_fifo=$(mktemp -u /run/rust_wg-stdin.XXXXXX)
 mkfifo "$stdin_fifo"
 exec 0<>"$stdin_fifo"
