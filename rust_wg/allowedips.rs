@@ -40,6 +40,10 @@ impl SharedPtr for ArcFamily {
     fn share<T>(value: UniqueArc<T>) -> Arc<T> {
         value.into()
     }
+
+    fn drop_last<T: Unpin, R>(ptr: Arc<T>, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        ptr.into_unique_or_drop().map(|mut u| f(&mut u))
+    }
 }
 
 /// A peer as a trie value: compared by identity, not by contents. `stamp` ties the node to one entry of the peer's
@@ -140,13 +144,20 @@ fn owner_in(b: &trie::Batch<PeerRef, ArcFamily>, peer: &Arc<Peer>, addr: &IpAddr
         .map(|o| (Arc::ptr_eq(&o.peer, peer), o.stamp))
 }
 
+/// Changes after which [`Update::commit`] frees the previous version itself, after waiting for a grace period,
+/// instead of from an RCU callback: each change can leave a copied path of up to 129 nodes to the old version, and
+/// an RCU callback runs in softirq context, where freeing tens of thousands of nodes (a peer with many prefixes
+/// removed, a configuration replaced) stalls the CPU (a 26 s soft lockup on the debug kernel in session 10, test 61).
+const BULK_CHANGES: usize = 256;
+
 /// The trie changes of one configuration message, published together by [`Update::commit`]. Caller holds `cfg`.
 pub(crate) struct Update<'a> {
     wg: &'a Device,
     batch: trie::Batch<PeerRef, ArcFamily>,
     /// Allocated up front so that publishing cannot fail.
     slot: KBox<Table>,
-    changed: bool,
+    /// Prefixes inserted or removed so far (`usize::MAX` after [`Update::clear`]); nonzero if anything changed.
+    changes: usize,
 }
 
 impl<'a> Update<'a> {
@@ -162,7 +173,7 @@ impl<'a> Update<'a> {
             wg,
             batch,
             slot,
-            changed: false,
+            changes: 0,
         })
     }
 
@@ -190,7 +201,7 @@ impl<'a> Update<'a> {
                 },
             )
             .map_err(map_err)?;
-        self.changed = true;
+        self.changes = self.changes.saturating_add(1);
         list.next += 1;
         list.entries.push(
             Listed::new(&trie::masked(addr, cidr), cidr, stamp),
@@ -218,7 +229,7 @@ impl<'a> Update<'a> {
             stamp: 0,
         };
         if self.batch.remove(addr, cidr, &key).map_err(map_err)? {
-            self.changed = true;
+            self.changes = self.changes.saturating_add(1);
             let mut list = peer.allowed_ips.lock();
             list.stale += 1;
             self.compact(peer, &mut list);
@@ -235,7 +246,7 @@ impl<'a> Update<'a> {
         };
         for e in list.entries.iter() {
             match self.batch.remove(&e.addr(), e.cidr, &key) {
-                Ok(removed) => self.changed |= removed,
+                Ok(removed) => self.changes = self.changes.saturating_add(usize::from(removed)),
                 Err(err) => {
                     // Keep the list (some entries are now stale, how many is unknown) for a later attempt.
                     let mut l = peer.allowed_ips.lock();
@@ -251,7 +262,7 @@ impl<'a> Update<'a> {
     /// Removes every prefix of every peer; the caller resets the lists of the peers it keeps.
     pub(crate) fn clear(&mut self) {
         self.batch.clear();
-        self.changed = true;
+        self.changes = usize::MAX;
     }
 
     /// Drops stale entries once they outnumber the live ones (amortized O(1) per change).
@@ -274,15 +285,21 @@ impl<'a> Update<'a> {
         list.stale = 0;
     }
 
-    /// Publishes the batch if anything changed; the previous version is freed after a grace period.
+    /// Publishes the batch if anything changed; the previous version is freed after a grace period. Sleeps.
     pub(crate) fn commit(self) {
-        if !self.changed {
+        if self.changes == 0 {
             return;
         }
         let mut slot = self.slot;
         *slot = self.batch.finish();
         let old = self.wg.allowedips.replace(Some(slot));
-        // Freed from an RCU callback: nodes only hold `Arc`s, whose drop never sleeps. Fall back to waiting.
+        if self.changes >= BULK_CHANGES {
+            // Here, in process context, after a grace period (the C driver waits for one per removed peer).
+            drop(old.into_inner());
+            return;
+        }
+        // A few copied paths: freed from an RCU callback (nodes only hold `Arc`s, whose drop never sleeps), or here
+        // after a grace period if that cannot be allocated.
         if let Err(old) = old.free_deferred(GFP_KERNEL) {
             drop(old.into_inner());
         }

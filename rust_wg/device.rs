@@ -507,8 +507,14 @@ fn teardown(wg: &Arc<Device>) {
         pr_warn!("rust_wg: {} index entries left at teardown\n", n);
     }
     // Both are freed from RCU callbacks (the module's exit waits for them with `rcu::barrier`); grace periods
-    // are slow, and unregistering waits for the `net_device` reference anyway.
-    if let Err(old) = wg.allowedips.replace(None).free_deferred(GFP_KERNEL) {
+    // are slow, and unregistering waits for the `net_device` reference anyway. Except a table that still has
+    // prefixes (the peers above were removed without touching it): it may have many thousands of nodes, too many
+    // to free in softirq context (see `allowedips::Update::commit`), so it is freed here after a grace period.
+    let table_empty = wg.allowedips.get(&rcu::read_lock()).map_or(true, |t| t.is_empty());
+    let old = wg.allowedips.replace(None);
+    if !table_empty {
+        drop(old.into_inner());
+    } else if let Err(old) = old.free_deferred(GFP_KERNEL) {
         drop(old.into_inner());
     }
     crate::wg_debug!(wg, "Interface destroyed");

@@ -19,8 +19,10 @@
 //! - a netlink dump can hold a version (a cheap clone) across messages.
 //!
 //! The caller must not free nodes readers may still hold: the kernel drops the previous version only after an RCU
-//! grace period, which frees exactly the nodes the new version no longer shares. Dropping recurses along a path, at
-//! most 129 levels deep.
+//! grace period, which frees exactly the nodes the new version no longer shares. Dropping does not recurse: a
+//! node's drop takes the subtrees it alone holds apart with an explicit stack (a path is at most 129 nodes long,
+//! and any peer may configure such a path: every prefix length of one address), so freeing a version costs a fixed
+//! ~2 KiB of stack wherever it runs (in the kernel, an RCU callback on the softirq stack).
 //!
 //! Memory comes from a [`SharedPtr`] family: the host uses `Box` and `alloc::sync::Arc`, the kernel `UniqueArc` and
 //! `Arc` with fallible allocation (turning a batch's node into a shared one never allocates there). The peer handle
@@ -66,6 +68,10 @@ pub trait SharedPtr {
 
     /// Turns a uniquely owned pointer into a shared one (in the kernel, without allocating).
     fn share<T>(value: Self::Unique<T>) -> Self::Ptr<T>;
+
+    /// Drops `ptr`. If it was the last reference, first calls `f` on the value (which is freed right after) and
+    /// returns what `f` returned.
+    fn drop_last<T: Unpin, R>(ptr: Self::Ptr<T>, f: impl FnOnce(&mut T) -> R) -> Option<R>;
 }
 
 type NodePtr<P, F> = <F as SharedPtr>::Ptr<Node<P, F>>;
@@ -95,6 +101,63 @@ pub struct Node<P, F: SharedPtr> {
     cidr: u8,
     peer: Option<P>,
     children: [Option<Link<P, F>>; 2],
+}
+
+// Nothing points into a node, so it never needs pinning (the kernel's `Arc` is `!Unpin`, which would otherwise
+// make the node so too and hide it behind `Pin` when its last reference is dropped).
+impl<P, F: SharedPtr> Unpin for Node<P, F> {}
+
+impl<P, F: SharedPtr> Drop for Node<P, F> {
+    fn drop(&mut self) {
+        if self.children.iter().any(Option::is_some) {
+            dismantle(core::mem::replace(&mut self.children, [None, None]));
+        }
+    }
+}
+
+/// Frees the nodes of `subtrees` that nothing else holds, without recursion: each node's children are taken out
+/// before it is freed (so its own drop has nothing left to do), one goes on, the other waits on a stack. The stack
+/// holds at most one waiting subtree per level of the current path, so a path of 129 nodes fits; should a deeper one
+/// ever exist, its excess subtrees are dropped recursively rather than leaked.
+fn dismantle<P, F: SharedPtr>(subtrees: [Option<Link<P, F>>; 2]) {
+    let mut stack: [Option<Link<P, F>>; STACK_DEPTH] = core::array::from_fn(|_| None);
+    let [mut next, waiting] = subtrees;
+    let mut len = 0;
+    if let Some(l) = waiting {
+        if let Some(s) = stack.get_mut(len) {
+            *s = Some(l);
+            len += 1;
+        }
+    }
+    loop {
+        let link = match next.take() {
+            Some(l) => l,
+            None => {
+                let Some(l) = len.checked_sub(1).and_then(|i| stack.get_mut(i)).and_then(Option::take) else {
+                    return;
+                };
+                len -= 1;
+                l
+            }
+        };
+        let children = match link {
+            Link::Fresh(mut b) => core::mem::replace(&mut b.children, [None, None]),
+            // A node still in another version only loses a reference here.
+            Link::Shared(p) => F::drop_last(p, |n| core::mem::replace(&mut n.children, [None, None]))
+                .unwrap_or([None, None]),
+        };
+        let [a, b] = children;
+        next = a;
+        if let Some(b) = b {
+            match stack.get_mut(len) {
+                Some(s) => {
+                    *s = Some(b);
+                    len += 1;
+                }
+                None => drop(b),
+            }
+        }
+    }
 }
 
 fn bit_at(key: &[u8; 16], i: u8) -> usize {
@@ -449,54 +512,58 @@ fn make_mut<P: Clone, F: SharedPtr>(link: &mut Link<P, F>) -> Result<&mut Node<P
 }
 
 fn insert_at<P: Clone + Eq, F: SharedPtr>(
-    slot: &mut Option<Link<P, F>>,
+    mut slot: &mut Option<Link<P, F>>,
     key: &[u8; 16],
     cidr: u8,
     peer: P,
 ) -> Result<Option<P>, AllocError> {
-    let Some(link) = slot else {
-        *slot = Some(Link::Fresh(F::try_new(leaf(key, cidr, peer))?));
-        return Ok(None);
-    };
-    let (ncidr, nkey) = {
-        let n = link.node();
-        (n.cidr, n.key)
-    };
-    let common = common_bits(&nkey, key, ncidr.min(cidr));
-    if common == ncidr && ncidr == cidr {
-        return Ok(make_mut(link)?.peer.replace(peer));
-    }
-    if common == ncidr {
-        // The node is a proper prefix of the new key: descend.
-        let b = bit_at(key, ncidr);
-        let n = make_mut(link)?;
-        let child = n.children.get_mut(b).ok_or(AllocError)?;
-        return insert_at(child, key, cidr, peer);
-    }
-    // Allocate before moving the existing subtree, so a failure changes nothing.
-    let mut new = if common == cidr {
-        // The new prefix contains the node: it becomes the node's parent.
-        F::try_new(leaf(key, cidr, peer))?
-    } else {
-        // They diverge after `common` bits: join them under a peerless node.
-        let l = F::try_new(leaf(key, cidr, peer))?;
-        let mut join = F::try_new(Node {
-            key: mask(key, common),
-            cidr: common,
-            peer: None,
-            children: [None, None],
-        })?;
-        if let Some(c) = join.children.get_mut(bit_at(key, common)) {
-            *c = Some(Link::Fresh(l));
+    // A loop, not recursion: a path may be 129 nodes long (see the module docs).
+    loop {
+        let (ncidr, nkey) = match slot.as_ref() {
+            None => {
+                *slot = Some(Link::Fresh(F::try_new(leaf(key, cidr, peer))?));
+                return Ok(None);
+            }
+            Some(link) => {
+                let n = link.node();
+                (n.cidr, n.key)
+            }
+        };
+        let common = common_bits(&nkey, key, ncidr.min(cidr));
+        if common == ncidr {
+            let n = make_mut(slot.as_mut().ok_or(AllocError)?)?;
+            if ncidr == cidr {
+                return Ok(n.peer.replace(peer));
+            }
+            // The node is a proper prefix of the new key: descend.
+            slot = n.children.get_mut(bit_at(key, ncidr)).ok_or(AllocError)?;
+            continue;
         }
-        join
-    };
-    let old = slot.take();
-    if let Some(c) = new.children.get_mut(bit_at(&nkey, common)) {
-        *c = old;
+        // Allocate before moving the existing subtree, so a failure changes nothing.
+        let mut new = if common == cidr {
+            // The new prefix contains the node: it becomes the node's parent.
+            F::try_new(leaf(key, cidr, peer))?
+        } else {
+            // They diverge after `common` bits: join them under a peerless node.
+            let l = F::try_new(leaf(key, cidr, peer))?;
+            let mut join = F::try_new(Node {
+                key: mask(key, common),
+                cidr: common,
+                peer: None,
+                children: [None, None],
+            })?;
+            if let Some(c) = join.children.get_mut(bit_at(key, common)) {
+                *c = Some(Link::Fresh(l));
+            }
+            join
+        };
+        let old = slot.take();
+        if let Some(c) = new.children.get_mut(bit_at(&nkey, common)) {
+            *c = old;
+        }
+        *slot = Some(Link::Fresh(new));
+        return Ok(None);
     }
-    *slot = Some(Link::Fresh(new));
-    Ok(None)
 }
 
 /// Drops the batch-owned node at `slot` if it lost its peer and no longer joins two subtrees, keeping the trie
@@ -519,23 +586,59 @@ fn collapse<P, F: SharedPtr>(slot: &mut Option<Link<P, F>>) {
 }
 
 /// Removes the prefix `key/cidr`, known to be on the path from `slot`.
+///
+/// Only the prefix's node and its parent can become collapsible (a peerless node always joins two subtrees, so
+/// removing the prefix's node takes one side from at most its parent), so the path is walked down once, without
+/// recursion.
 fn remove_at<P: Clone + Eq, F: SharedPtr>(
     slot: &mut Option<Link<P, F>>,
     key: &[u8; 16],
     cidr: u8,
 ) -> Result<(), AllocError> {
-    let Some(link) = slot else {
+    // How many nodes lie above the prefix's node.
+    let mut depth = 0usize;
+    let mut n = slot.as_ref().map(Link::node);
+    while let Some(node) = n {
+        if node.cidr >= cidr {
+            break;
+        }
+        n = node
+            .children
+            .get(bit_at(key, node.cidr))
+            .and_then(Option::as_ref)
+            .map(Link::node);
+        depth += 1;
+    }
+    let Some(above) = depth.checked_sub(1) else {
+        let Some(link) = slot.as_mut() else {
+            return Ok(());
+        };
+        make_mut(link)?.peer = None;
+        collapse(slot);
         return Ok(());
     };
-    let n = make_mut(link)?;
-    if n.cidr == cidr {
-        n.peer = None;
-    } else {
-        let b = bit_at(key, n.cidr);
-        let child = n.children.get_mut(b).ok_or(AllocError)?;
-        remove_at(child, key, cidr)?;
+    // Down to the parent's slot, copying the path into the batch.
+    let mut parent = slot;
+    for _ in 0..above {
+        let Some(link) = parent.as_mut() else {
+            return Ok(());
+        };
+        let n = make_mut(link)?;
+        parent = n.children.get_mut(bit_at(key, n.cidr)).ok_or(AllocError)?;
     }
-    collapse(slot);
+    {
+        let Some(link) = parent.as_mut() else {
+            return Ok(());
+        };
+        let p = make_mut(link)?;
+        let child = p.children.get_mut(bit_at(key, p.cidr)).ok_or(AllocError)?;
+        let Some(c) = child.as_mut() else {
+            return Ok(());
+        };
+        make_mut(c)?.peer = None;
+        collapse(child);
+    }
+    collapse(parent);
     Ok(())
 }
 
@@ -567,18 +670,56 @@ fn strip<P: Clone + Eq, F: SharedPtr>(slot: &mut Option<Link<P, F>>, peer: &P) -
     Ok(())
 }
 
-/// Turns a batch's subtree into a shared one; only the batch's own nodes are visited.
+/// Turns a batch's subtree into a shared one; only the batch's own nodes are visited, children before their parent
+/// (a shared node is immutable). Without recursion: the batch's nodes above the current one wait on a stack, each
+/// with the index of the child it waits for.
 fn freeze<P, F: SharedPtr>(link: Link<P, F>) -> NodePtr<P, F> {
-    match link {
-        Link::Shared(p) => p,
-        Link::Fresh(mut b) => {
-            for c in b.children.iter_mut() {
-                if let Some(l) = c.take() {
-                    *c = Some(Link::Shared(freeze(l)));
+    let mut cur = match link {
+        Link::Shared(p) => return p,
+        Link::Fresh(b) => b,
+    };
+    let mut stack: [Option<(NodeBox<P, F>, usize)>; STACK_DEPTH] = core::array::from_fn(|_| None);
+    let mut len = 0;
+    loop {
+        // Descend into the first child the batch still owns.
+        if let Some(i) = cur
+            .children
+            .iter()
+            .position(|c| matches!(c, Some(Link::Fresh(_))))
+        {
+            let Some(c) = cur.children.get_mut(i) else {
+                continue;
+            };
+            match stack.get_mut(len) {
+                Some(waiting) => {
+                    if let Some(Link::Fresh(child)) = c.take() {
+                        *waiting = Some((cur, i));
+                        len += 1;
+                        cur = child;
+                    }
+                }
+                // Deeper than any path can be (see `dismantle`): this subtree recursively.
+                None => {
+                    if let Some(l) = c.take() {
+                        *c = Some(Link::Shared(freeze(l)));
+                    }
                 }
             }
-            F::share(b)
+            continue;
         }
+        let shared = F::share(cur);
+        let Some((mut parent, i)) = len
+            .checked_sub(1)
+            .and_then(|j| stack.get_mut(j))
+            .and_then(Option::take)
+        else {
+            return shared;
+        };
+        len -= 1;
+        if let Some(c) = parent.children.get_mut(i) {
+            *c = Some(Link::Shared(shared));
+        }
+        cur = parent;
     }
 }
 

@@ -204,4 +204,8 @@ impl SharedPtr for ArcPtr {
     fn share<T>(value: Box<T>) -> Arc<T> {
         Arc::from(value)
     }
+
+    fn drop_last<T: Unpin, R>(ptr: Arc<T>, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        Arc::into_inner(ptr).map(|mut v| f(&mut v))
+    }
 }

@@ -299,6 +299,9 @@ impl SharedPtr for Limited {
     fn share<T>(value: Box<T>) -> Arc<T> {
         Arc::from(value)
     }
+    fn drop_last<T: Unpin, R>(ptr: Arc<T>, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        Arc::into_inner(ptr).map(|mut v| f(&mut v))
+    }
 }
 
 #[test]
@@ -713,4 +716,59 @@ fn batch_clear_and_masked() {
         rust_wg_proto::allowedips::masked(&ip6(0x26075300, 0x60006b00, 1, 2), 40),
         ip6(0x26075300, 0x60000000, 0, 0)
     );
+}
+
+/// The deepest table a peer can configure: every prefix length of one address, a path of 129 (IPv6) and 33 (IPv4)
+/// nodes. Building it, changing it level by level, publishing and freeing versions must not recurse once per level:
+/// in the kernel these run on a 16 KiB stack (freeing, in an RCU callback, on the softirq stack), and a recursive
+/// insert overflowed it (session 10, VM test 83). Here everything runs on a 32 KiB thread stack, which the
+/// recursive code overflowed.
+#[test]
+fn deepest_path_runs_on_a_small_stack() {
+    let t = std::thread::Builder::new()
+        .stack_size(32 * 1024)
+        .spawn(|| {
+            let a6 = ip6(0xfd990000, 0, 0, 2);
+            let a4 = ip4(10, 99, 0, 2);
+            let mut t = Table::new();
+            let mut b = t.edit();
+            for l in 0..=128u8 {
+                b.insert(&a6, l, u32::from(l)).unwrap();
+                if l <= 32 {
+                    b.insert(&a4, l, 1000 + u32::from(l)).unwrap();
+                }
+            }
+            t = b.finish();
+            assert_eq!(t.len(), 162);
+            assert_eq!(t.lookup(&a6), Some(&128));
+            assert_eq!(t.lookup(&ip6(0xfd990000, 0, 0, 3)), Some(&127));
+            assert_eq!(t.lookup(&a4), Some(&1032));
+            // One version per change, each sharing the rest of the path with the one before, as netlink does.
+            let first = t.clone();
+            for l in (0..=128u8).step_by(3) {
+                let (t2, removed) = t.remove(&a6, l, &u32::from(l)).unwrap();
+                assert!(removed);
+                t = t2;
+            }
+            assert_eq!(t.len(), 162 - 43);
+            assert_eq!(t.lookup(&a6), Some(&128));
+            for l in (1..=32u8).rev() {
+                t = t.remove(&a4, l, &(1000 + u32::from(l))).unwrap().0;
+            }
+            assert_eq!(t.lookup(&a4), Some(&1000));
+            let (t2, old) = t.insert(&a6, 64, 7).unwrap();
+            assert_eq!(old, Some(64));
+            assert_eq!(t2.get_exact(&a6, 64), Some(&7));
+            // The first version is untouched, and all of them are freed here, on the small stack.
+            assert_eq!(first.len(), 162);
+            assert_eq!(first.get_exact(&a6, 64), Some(&64));
+            drop(t2);
+            drop(t);
+            let mut b = first.edit();
+            b.clear();
+            drop(first);
+            drop(b);
+        })
+        .unwrap();
+    t.join().expect("the deep table needs no deep stack");
 }
