@@ -29,8 +29,8 @@
 //! `P` is compared with `Eq`; the kernel uses a handle whose equality is pointer identity.
 //!
 //! Costs: lookup, insert and exact remove are O(depth) (at most 33 or 129 nodes). [`Batch::remove_by_peer`] reads
-//! the whole table; the kernel keeps each peer's prefix list (which netlink needs for the C driver's dump order)
-//! and calls [`Batch::remove`] per prefix instead, O(k·depth).
+//! the whole table, and recurses along paths; the kernel keeps each peer's prefix list (which netlink needs for the
+//! C driver's dump order) and calls [`Batch::remove`] per prefix instead, O(k·depth), so it never runs there.
 
 use core::ops::{Deref, DerefMut};
 
