@@ -103,6 +103,13 @@ pub struct Node<P, F: SharedPtr> {
     children: [Option<Link<P, F>>; 2],
 }
 
+impl<P, F: SharedPtr> Node<P, F> {
+    // Array initializers of the explicit stacks below, built in place (`core::array::from_fn` built the array
+    // elsewhere and copied it: twice the stack).
+    const NO_LINK: Option<Link<P, F>> = None;
+    const NO_WAITING: Option<(NodeBox<P, F>, usize)> = None;
+}
+
 // Nothing points into a node, so it never needs pinning (the kernel's `Arc` is `!Unpin`, which would otherwise
 // make the node so too and hide it behind `Pin` when its last reference is dropped).
 impl<P, F: SharedPtr> Unpin for Node<P, F> {}
@@ -120,7 +127,7 @@ impl<P, F: SharedPtr> Drop for Node<P, F> {
 /// holds at most one waiting subtree per level of the current path, so a path of 129 nodes fits; should a deeper one
 /// ever exist, its excess subtrees are dropped recursively rather than leaked.
 fn dismantle<P, F: SharedPtr>(subtrees: [Option<Link<P, F>>; 2]) {
-    let mut stack: [Option<Link<P, F>>; STACK_DEPTH] = core::array::from_fn(|_| None);
+    let mut stack = [Node::<P, F>::NO_LINK; STACK_DEPTH];
     let [mut next, waiting] = subtrees;
     let mut len = 0;
     if let Some(l) = waiting {
@@ -678,7 +685,7 @@ fn freeze<P, F: SharedPtr>(link: Link<P, F>) -> NodePtr<P, F> {
         Link::Shared(p) => return p,
         Link::Fresh(b) => b,
     };
-    let mut stack: [Option<(NodeBox<P, F>, usize)>; STACK_DEPTH] = core::array::from_fn(|_| None);
+    let mut stack = [Node::<P, F>::NO_WAITING; STACK_DEPTH];
     let mut len = 0;
     loop {
         // Descend into the first child the batch still owns.
