@@ -150,8 +150,9 @@ fn dismantle<P, F: SharedPtr>(subtrees: [Option<Link<P, F>>; 2]) {
         let children = match link {
             Link::Fresh(mut b) => core::mem::replace(&mut b.children, [None, None]),
             // A node still in another version only loses a reference here.
-            Link::Shared(p) => F::drop_last(p, |n| core::mem::replace(&mut n.children, [None, None]))
-                .unwrap_or([None, None]),
+            Link::Shared(p) => {
+                F::drop_last(p, |n| core::mem::replace(&mut n.children, [None, None])).unwrap_or([None, None])
+            }
         };
         let [a, b] = children;
         next = a;
@@ -650,12 +651,7 @@ fn remove_at<P: Clone + Eq, F: SharedPtr>(
 }
 
 fn contains_peer<P: Eq, F: SharedPtr>(n: &Node<P, F>, peer: &P) -> bool {
-    n.peer.as_ref() == Some(peer)
-        || n
-            .children
-            .iter()
-            .flatten()
-            .any(|c| contains_peer(c.node(), peer))
+    n.peer.as_ref() == Some(peer) || n.children.iter().flatten().any(|c| contains_peer(c.node(), peer))
 }
 
 /// Removes every prefix of `peer` below `slot`, copying only the subtrees that hold one.
@@ -689,11 +685,7 @@ fn freeze<P, F: SharedPtr>(link: Link<P, F>) -> NodePtr<P, F> {
     let mut len = 0;
     loop {
         // Descend into the first child the batch still owns.
-        if let Some(i) = cur
-            .children
-            .iter()
-            .position(|c| matches!(c, Some(Link::Fresh(_))))
-        {
+        if let Some(i) = cur.children.iter().position(|c| matches!(c, Some(Link::Fresh(_)))) {
             let Some(c) = cur.children.get_mut(i) else {
                 continue;
             };
@@ -715,11 +707,7 @@ fn freeze<P, F: SharedPtr>(link: Link<P, F>) -> NodePtr<P, F> {
             continue;
         }
         let shared = F::share(cur);
-        let Some((mut parent, i)) = len
-            .checked_sub(1)
-            .and_then(|j| stack.get_mut(j))
-            .and_then(Option::take)
-        else {
+        let Some((mut parent, i)) = len.checked_sub(1).and_then(|j| stack.get_mut(j)).and_then(Option::take) else {
             return shared;
         };
         len -= 1;
