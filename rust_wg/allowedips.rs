@@ -144,11 +144,11 @@ fn owner_in(b: &trie::Batch<PeerRef, ArcFamily>, peer: &Arc<Peer>, addr: &IpAddr
         .map(|o| (Arc::ptr_eq(&o.peer, peer), o.stamp))
 }
 
-/// Changes after which [`Update::commit`] frees the previous version itself, after waiting for a grace period,
-/// instead of from an RCU callback: each change can leave a copied path of up to 129 nodes to the old version, and
-/// an RCU callback runs in softirq context, where freeing tens of thousands of nodes (a peer with many prefixes
-/// removed, a configuration replaced) stalls the CPU (a 26 s soft lockup on the debug kernel in session 10, test 61).
-const BULK_CHANGES: usize = 256;
+/// Nodes a new version may replace before [`Update::commit`] frees the previous version itself, after waiting for a
+/// grace period, instead of from an RCU callback: an RCU callback runs in softirq context, where freeing tens of
+/// thousands of nodes (a peer with many prefixes removed, a configuration replaced) stalled the CPU (a 26 s soft
+/// lockup on the debug kernel in session 10, test 61).
+const BULK_NODES: usize = 1024;
 
 /// The trie changes of one configuration message, published together by [`Update::commit`]. Caller holds `cfg`.
 pub(crate) struct Update<'a> {
@@ -156,8 +156,7 @@ pub(crate) struct Update<'a> {
     batch: trie::Batch<PeerRef, ArcFamily>,
     /// Allocated up front so that publishing cannot fail.
     slot: KBox<Table>,
-    /// Prefixes inserted or removed so far (`usize::MAX` after [`Update::clear`]); nonzero if anything changed.
-    changes: usize,
+    changed: bool,
 }
 
 impl<'a> Update<'a> {
@@ -173,7 +172,7 @@ impl<'a> Update<'a> {
             wg,
             batch,
             slot,
-            changes: 0,
+            changed: false,
         })
     }
 
@@ -201,7 +200,7 @@ impl<'a> Update<'a> {
                 },
             )
             .map_err(map_err)?;
-        self.changes = self.changes.saturating_add(1);
+        self.changed = true;
         list.next += 1;
         list.entries.push(
             Listed::new(&trie::masked(addr, cidr), cidr, stamp),
@@ -229,7 +228,7 @@ impl<'a> Update<'a> {
             stamp: 0,
         };
         if self.batch.remove(addr, cidr, &key).map_err(map_err)? {
-            self.changes = self.changes.saturating_add(1);
+            self.changed = true;
             let mut list = peer.allowed_ips.lock();
             list.stale += 1;
             self.compact(peer, &mut list);
@@ -246,7 +245,7 @@ impl<'a> Update<'a> {
         };
         for e in list.entries.iter() {
             match self.batch.remove(&e.addr(), e.cidr, &key) {
-                Ok(removed) => self.changes = self.changes.saturating_add(usize::from(removed)),
+                Ok(removed) => self.changed |= removed,
                 Err(err) => {
                     // Keep the list (some entries are now stale, how many is unknown) for a later attempt.
                     let mut l = peer.allowed_ips.lock();
@@ -262,7 +261,7 @@ impl<'a> Update<'a> {
     /// Removes every prefix of every peer; the caller resets the lists of the peers it keeps.
     pub(crate) fn clear(&mut self) {
         self.batch.clear();
-        self.changes = usize::MAX;
+        self.changed = true;
     }
 
     /// Drops stale entries once they outnumber the live ones (amortized O(1) per change).
@@ -287,13 +286,14 @@ impl<'a> Update<'a> {
 
     /// Publishes the batch if anything changed; the previous version is freed after a grace period. Sleeps.
     pub(crate) fn commit(self) {
-        if self.changes == 0 {
+        if !self.changed {
             return;
         }
+        let bulk = self.batch.replaced() >= BULK_NODES;
         let mut slot = self.slot;
         *slot = self.batch.finish();
         let old = self.wg.allowedips.replace(Some(slot));
-        if self.changes >= BULK_CHANGES {
+        if bulk {
             // Here, in process context, after a grace period (the C driver waits for one per removed peer).
             drop(old.into_inner());
             return;

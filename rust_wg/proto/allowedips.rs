@@ -341,6 +341,7 @@ impl<P: Clone + Eq, F: SharedPtr> AllowedIps<P, F> {
         Batch {
             root4: self.root4.clone().map(Link::Shared),
             root6: self.root6.clone().map(Link::Shared),
+            replaced: 0,
         }
     }
 
@@ -409,14 +410,25 @@ impl<P: Clone + Eq, F: SharedPtr> AllowedIps<P, F> {
 pub struct Batch<P, F: SharedPtr> {
     root4: Option<Link<P, F>>,
     root6: Option<Link<P, F>>,
+    /// Shared nodes replaced by copies (see [`Batch::replaced`]).
+    replaced: usize,
 }
 
 impl<P: Clone + Eq, F: SharedPtr> Batch<P, F> {
-    fn root_mut(&mut self, addr: &IpAddr) -> &mut Option<Link<P, F>> {
+    /// The root for `addr`'s family, and the count of replaced nodes.
+    fn root_mut(&mut self, addr: &IpAddr) -> (&mut Option<Link<P, F>>, &mut usize) {
         match addr {
-            IpAddr::V4(_) => &mut self.root4,
-            IpAddr::V6(_) => &mut self.root6,
+            IpAddr::V4(_) => (&mut self.root4, &mut self.replaced),
+            IpAddr::V6(_) => (&mut self.root6, &mut self.replaced),
         }
+    }
+
+    /// How many nodes of the version this batch started from it no longer uses (`usize::MAX` after
+    /// [`Batch::clear`]): at most this many nodes are freed with that version once nothing else holds it. A node
+    /// leaves the new version only through a copy (a removed prefix's node is copied, then dropped), so this counts
+    /// copies.
+    pub fn replaced(&self) -> usize {
+        self.replaced
     }
 
     fn root(&self, addr: &IpAddr) -> Option<&Node<P, F>> {
@@ -440,6 +452,7 @@ impl<P: Clone + Eq, F: SharedPtr> Batch<P, F> {
     pub fn clear(&mut self) {
         self.root4 = None;
         self.root6 = None;
+        self.replaced = usize::MAX;
     }
 
     /// Makes `addr/cidr` (masked) belong to `peer`; returns the previous owner of that exact prefix.
@@ -449,7 +462,8 @@ impl<P: Clone + Eq, F: SharedPtr> Batch<P, F> {
             return Err(AllowedIpsError::Cidr);
         }
         let key = mask(&key, cidr);
-        Ok(insert_at(self.root_mut(addr), &key, cidr, peer)?)
+        let (root, copies) = self.root_mut(addr);
+        Ok(insert_at(root, &key, cidr, peer, copies)?)
     }
 
     /// Removes `addr/cidr` if `peer` owns it; returns whether it did.
@@ -464,14 +478,15 @@ impl<P: Clone + Eq, F: SharedPtr> Batch<P, F> {
         }
         let (key, _) = key_of(addr);
         let key = mask(&key, cidr);
-        remove_at(self.root_mut(addr), &key, cidr)?;
+        let (root, copies) = self.root_mut(addr);
+        remove_at(root, &key, cidr, copies)?;
         Ok(true)
     }
 
     /// Removes every prefix of `peer`, reading the whole table.
     pub fn remove_by_peer(&mut self, peer: &P) -> Result<(), AllowedIpsError> {
-        strip(&mut self.root4, peer)?;
-        strip(&mut self.root6, peer)?;
+        strip(&mut self.root4, peer, &mut self.replaced)?;
+        strip(&mut self.root6, peer, &mut self.replaced)?;
         Ok(())
     }
 
@@ -493,8 +508,11 @@ fn leaf<P, F: SharedPtr>(key: &[u8; 16], cidr: u8, peer: P) -> Node<P, F> {
     }
 }
 
-/// Returns `link`'s node for changing, first copying it into the batch if it is shared.
-fn make_mut<P: Clone, F: SharedPtr>(link: &mut Link<P, F>) -> Result<&mut Node<P, F>, AllocError> {
+/// Returns `link`'s node for changing, first copying it into the batch if it is shared (counted in `copies`).
+fn make_mut<'a, P: Clone, F: SharedPtr>(
+    link: &'a mut Link<P, F>,
+    copies: &mut usize,
+) -> Result<&'a mut Node<P, F>, AllocError> {
     if let Link::Shared(p) = link {
         let mut children: [Option<Link<P, F>>; 2] = [None, None];
         for (out, c) in children.iter_mut().zip(&p.children) {
@@ -512,6 +530,7 @@ fn make_mut<P: Clone, F: SharedPtr>(link: &mut Link<P, F>) -> Result<&mut Node<P
             children,
         };
         *link = Link::Fresh(F::try_new(copy)?);
+        *copies = copies.saturating_add(1);
     }
     match link {
         Link::Fresh(b) => Ok(b),
@@ -524,6 +543,7 @@ fn insert_at<P: Clone + Eq, F: SharedPtr>(
     key: &[u8; 16],
     cidr: u8,
     peer: P,
+    copies: &mut usize,
 ) -> Result<Option<P>, AllocError> {
     // A loop, not recursion: a path may be 129 nodes long (see the module docs).
     loop {
@@ -539,7 +559,7 @@ fn insert_at<P: Clone + Eq, F: SharedPtr>(
         };
         let common = common_bits(&nkey, key, ncidr.min(cidr));
         if common == ncidr {
-            let n = make_mut(slot.as_mut().ok_or(AllocError)?)?;
+            let n = make_mut(slot.as_mut().ok_or(AllocError)?, copies)?;
             if ncidr == cidr {
                 return Ok(n.peer.replace(peer));
             }
@@ -602,6 +622,7 @@ fn remove_at<P: Clone + Eq, F: SharedPtr>(
     slot: &mut Option<Link<P, F>>,
     key: &[u8; 16],
     cidr: u8,
+    copies: &mut usize,
 ) -> Result<(), AllocError> {
     // How many nodes lie above the prefix's node.
     let mut depth = 0usize;
@@ -621,7 +642,7 @@ fn remove_at<P: Clone + Eq, F: SharedPtr>(
         let Some(link) = slot.as_mut() else {
             return Ok(());
         };
-        make_mut(link)?.peer = None;
+        make_mut(link, copies)?.peer = None;
         collapse(slot);
         return Ok(());
     };
@@ -631,19 +652,19 @@ fn remove_at<P: Clone + Eq, F: SharedPtr>(
         let Some(link) = parent.as_mut() else {
             return Ok(());
         };
-        let n = make_mut(link)?;
+        let n = make_mut(link, copies)?;
         parent = n.children.get_mut(bit_at(key, n.cidr)).ok_or(AllocError)?;
     }
     {
         let Some(link) = parent.as_mut() else {
             return Ok(());
         };
-        let p = make_mut(link)?;
+        let p = make_mut(link, copies)?;
         let child = p.children.get_mut(bit_at(key, p.cidr)).ok_or(AllocError)?;
         let Some(c) = child.as_mut() else {
             return Ok(());
         };
-        make_mut(c)?.peer = None;
+        make_mut(c, copies)?.peer = None;
         collapse(child);
     }
     collapse(parent);
@@ -655,19 +676,23 @@ fn contains_peer<P: Eq, F: SharedPtr>(n: &Node<P, F>, peer: &P) -> bool {
 }
 
 /// Removes every prefix of `peer` below `slot`, copying only the subtrees that hold one.
-fn strip<P: Clone + Eq, F: SharedPtr>(slot: &mut Option<Link<P, F>>, peer: &P) -> Result<(), AllocError> {
+fn strip<P: Clone + Eq, F: SharedPtr>(
+    slot: &mut Option<Link<P, F>>,
+    peer: &P,
+    copies: &mut usize,
+) -> Result<(), AllocError> {
     let Some(link) = slot else {
         return Ok(());
     };
     if !contains_peer(link.node(), peer) {
         return Ok(());
     }
-    let n = make_mut(link)?;
+    let n = make_mut(link, copies)?;
     if n.peer.as_ref() == Some(peer) {
         n.peer = None;
     }
     for c in n.children.iter_mut() {
-        strip(c, peer)?;
+        strip(c, peer, copies)?;
     }
     collapse(slot);
     Ok(())

@@ -772,3 +772,30 @@ fn deepest_path_runs_on_a_small_stack() {
         .unwrap();
     t.join().expect("the deep table needs no deep stack");
 }
+
+/// `Batch::replaced` counts the published nodes a batch stopped using (the kernel frees the previous version in
+/// process context once it is large): nothing for a batch that only adds below fresh nodes, one per copied node on
+/// a path, everything after `clear`.
+#[test]
+fn batch_counts_replaced_nodes() {
+    let mut t = Table::new();
+    let mut b = t.edit();
+    assert_eq!(b.replaced(), 0);
+    for i in 0..64u8 {
+        b.insert(&ip4(10, 0, i, 1), 32, u32::from(i)).unwrap();
+    }
+    // Every node is the batch's own: nothing was shared.
+    assert_eq!(b.replaced(), 0);
+    t = b.finish();
+    let mut b = t.edit();
+    b.insert(&ip4(10, 0, 3, 2), 32, 99).unwrap();
+    let one = b.replaced();
+    // The path down to 10.0.3.1 is copied once: at least its root, at most the table's depth (7 levels of joins).
+    assert!((1..=8).contains(&one), "replaced {one}");
+    b.insert(&ip4(10, 0, 3, 3), 32, 98).unwrap();
+    assert_eq!(b.replaced(), one, "a path the batch already copied is not copied again");
+    assert!(b.remove(&ip4(10, 0, 40, 1), 32, &40).unwrap());
+    assert!(b.replaced() > one, "a removal copies the shared nodes on its path");
+    b.clear();
+    assert_eq!(b.replaced(), usize::MAX);
+}
