@@ -648,10 +648,15 @@ fn batch_changes_in_place_and_leaves_the_base_version_alone() {
         };
         let cidr = rng.below(u64::from(addr.bits()) + 1) as u8;
         let old = b.insert(&addr, cidr, i % 11).unwrap();
-        assert_eq!(old, h.map.get(&{
-            let (v6, m) = mask(&addr, cidr);
-            (v6, m, cidr)
-        }).copied());
+        assert_eq!(
+            old,
+            h.map
+                .get(&{
+                    let (v6, m) = mask(&addr, cidr);
+                    (v6, m, cidr)
+                })
+                .copied()
+        );
         h.insert(&addr, cidr, i % 11);
         added.push((addr, cidr, i % 11));
     }
@@ -697,7 +702,10 @@ fn batch_allocates_per_prefix_not_per_path() {
     let t2 = b.finish();
     let used = 1_000_000 - BUDGET.with(|b| b.get());
     BUDGET.with(|b| b.set(usize::MAX));
-    assert!(used <= 2 * 10_000 + 2 * 2000, "batch allocated {used} nodes");
+    assert!(
+        used <= 2 * 10_000 + 2 * 2000,
+        "batch allocated {used} nodes"
+    );
     assert_eq!(t2.len(), t.len() + 10_000);
 }
 
@@ -793,9 +801,16 @@ fn batch_counts_replaced_nodes() {
     // The path down to 10.0.3.1 is copied once: at least its root, at most the table's depth (7 levels of joins).
     assert!((1..=8).contains(&one), "replaced {one}");
     b.insert(&ip4(10, 0, 3, 3), 32, 98).unwrap();
-    assert_eq!(b.replaced(), one, "a path the batch already copied is not copied again");
+    assert_eq!(
+        b.replaced(),
+        one,
+        "a path the batch already copied is not copied again"
+    );
     assert!(b.remove(&ip4(10, 0, 40, 1), 32, &40).unwrap());
-    assert!(b.replaced() > one, "a removal copies the shared nodes on its path");
+    assert!(
+        b.replaced() > one,
+        "a removal copies the shared nodes on its path"
+    );
     b.clear();
     assert_eq!(b.replaced(), usize::MAX);
 }
