@@ -293,16 +293,18 @@ impl<'a> Update<'a> {
         let mut slot = self.slot;
         *slot = self.batch.finish();
         let old = self.wg.allowedips.replace(Some(slot));
-        if bulk {
-            // Here, in process context, after a grace period (the C driver waits for one per removed peer).
-            drop(old.into_inner());
-            return;
-        }
-        // A few copied paths: freed from an RCU callback (nodes only hold `Arc`s, whose drop never sleeps), or here
-        // after a grace period if that cannot be allocated.
-        if let Err(old) = old.free_deferred(GFP_KERNEL) {
-            drop(old.into_inner());
-        }
+        free_old(old, bulk);
+    }
+}
+
+/// Frees a table version that was just replaced, once no reader can hold it. A `bulk` one (many nodes) here, in
+/// process context, after a grace period (the C driver waits for one per removed peer); a few copied paths from an
+/// RCU callback (nodes only hold `Arc`s, whose drop never sleeps), or here if that cannot be allocated. Sleeps.
+pub(crate) fn free_old(old: rcu::RcuOld<KBox<Table>>, bulk: bool) {
+    if bulk {
+        drop(old.into_inner());
+    } else if let Err(old) = old.free_deferred(GFP_KERNEL) {
+        drop(old.into_inner());
     }
 }
 

@@ -510,13 +510,8 @@ fn teardown(wg: &Arc<Device>) {
     // are slow, and unregistering waits for the `net_device` reference anyway. Except a table that still has
     // prefixes (the peers above were removed without touching it): it may have many thousands of nodes, too many
     // to free in softirq context (see `allowedips::Update::commit`), so it is freed here after a grace period.
-    let table_empty = wg.allowedips.get(&rcu::read_lock()).map_or(true, |t| t.is_empty());
-    let old = wg.allowedips.replace(None);
-    if !table_empty {
-        drop(old.into_inner());
-    } else if let Err(old) = old.free_deferred(GFP_KERNEL) {
-        drop(old.into_inner());
-    }
+    let bulk = wg.allowedips.get(&rcu::read_lock()).is_some_and(|t| !t.is_empty());
+    crate::allowedips::free_old(wg.allowedips.replace(None), bulk);
     crate::wg_debug!(wg, "Interface destroyed");
     if let Err(old) = wg.netdev.replace(None).free_deferred(GFP_KERNEL) {
         drop(old.into_inner());

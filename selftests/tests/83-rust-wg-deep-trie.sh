@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # The deepest allowed-IPs trie a peer can configure: every prefix length of one address (fd99::2/0 ... /128 and
 # 10.99.0.2/0 ... /32), a path of 129 and 33 nodes. Anyone who may configure a device (root in a user namespace)
-# can build it, so walking, changing and freeing it must not recurse once per level on the kernel stack: freeing a
-# table version runs in an RCU callback, on the 16 KiB softirq stack. The table is built, looked up through (pings
+# can build it, so walking, changing and freeing it must not recurse once per level on the kernel stack: a small
+# table version is freed in an RCU callback, on the 16 KiB softirq stack. The table is built, looked up through (pings
 # both ways), shrunk and grown again level by level, its peer removed and re-added, and the device deleted with it
 # in place; the module then unloads. A stack overflow would panic the VM; the runner checks dmesg for splats.
 . "$RUST_WG_TOP/selftests/lib.sh"
@@ -24,10 +24,12 @@ prefixes() {
 	echo "${out[*]}"
 }
 
+# configured: the prefixes of wg0's peer in ns1.
+configured() { n1 wg show wg0 allowed-ips | cut -f2 | tr ' ' '\n' | grep -c /; }
+
 all=$(prefixes 0 128)
 n1 wg set wg0 peer "$P2" allowed-ips "$all"
-got=$(n1 wg show wg0 allowed-ips | cut -f2 | tr ' ' '\n' | grep -c /)
-assert_eq "$got" 162 "prefixes configured (129 IPv6 + 33 IPv4)"
+assert_eq "$(configured)" 162 "prefixes configured (129 IPv6 + 33 IPv4)"
 wait_ping "$NS1" 10.99.0.2 || fail "no IPv4 ping through the deep table"
 n1 ping -c 1 -W 5 fd99::2 >/dev/null || fail "no IPv6 ping through the deep table"
 n2 ping -c 1 -W 5 fd99::1 >/dev/null || fail "no IPv6 ping back (source check against the deep table)"
@@ -38,8 +40,7 @@ log "deep table: 162 prefixes, pings both ways"
 for ((k = 128; k >= 64; k -= 8)); do n1 wg set wg0 peer "$P2" allowed-ips "$(prefixes 0 "$k")"; done
 for ((k = 0; k <= 64; k += 8)); do n1 wg set wg0 peer "$P2" allowed-ips "$(prefixes "$k" 128)"; done
 n1 wg set wg0 peer "$P2" allowed-ips "$all"
-got=$(n1 wg show wg0 allowed-ips | cut -f2 | tr ' ' '\n' | grep -c /)
-assert_eq "$got" 162 "prefixes after shrinking and growing"
+assert_eq "$(configured)" 162 "prefixes after shrinking and growing"
 n1 ping -c 1 -W 5 fd99::2 >/dev/null || fail "no IPv6 ping after the changes"
 
 # The peer goes with its whole path, comes back with it, and the device is deleted with the table in place.
