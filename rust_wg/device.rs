@@ -187,10 +187,6 @@ pub(crate) struct Device {
     pub(crate) crypt_waiters: SpinLockBh<Slots<Arc<Peer>>>,
     /// Set while `crypt_waiters` may be non-empty, so workers need not take its lock for every job.
     pub(crate) crypt_wake: AtomicBool,
-    /// Set while a packet of this device is sent through the express lane (`send::express`): a packet the device
-    /// sends that is routed into the device again (a route loop through the tunnel) takes the pipeline instead of
-    /// nesting on the stack.
-    pub(crate) express_busy: AtomicBool,
 }
 
 kernel::impl_has_work! {
@@ -661,7 +657,6 @@ impl LinkOps for DevPriv {
                 crypt_cpu: kernel::cpu::RoundRobin::new(),
                 crypt_waiters <- new_spinlock_bh!(Slots::new()),
                 crypt_wake: AtomicBool::new(false),
-                express_busy: AtomicBool::new(false),
             }? Error),
             GFP_KERNEL,
         )?;

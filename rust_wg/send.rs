@@ -24,6 +24,7 @@ use kernel::{
     net::{
         dev::Device as NetDevice,
         skbuff::{DropReason, SkBuff, ETH_P_IP, ETH_P_IPV6},
+        udp_tunnel::{self, TUNNEL_RECURSION_LIMIT},
     },
     prelude::*,
     sync::{rcu, Arc},
@@ -99,6 +100,16 @@ fn express_or_stage(peer: &Arc<Peer>, skb: SkBuff, mtu: u32) {
     }
 }
 
+/// The deepest transmit nesting (`udp_tunnel::xmit_recursion_level`) at which the express lane is taken. It seals and
+/// sends in its caller's context, so with devices stacked (WireGuard inside WireGuard, or a VXLAN or GRE tunnel over
+/// one) the transmits of all of them nest on one stack, and the kernel drops a tunnel transmit nested deeper than
+/// `TUNNEL_RECURSION_LIMIT` (5) as a routing loop: each device's `dev_queue_xmit` and each tunnel's send count one.
+/// Up to 3 (this device's own transmit, and one tunnel device above it) our send is at most the 4th, and below that a
+/// rust_wg device takes the pipeline, whose workers send at level 0 again, while another tunnel still fits. A packet
+/// the lane sends that is routed into the same device again (a route loop) comes back at level 3 at least, so the
+/// lane nests at most twice. The C driver always defers to workers.
+const EXPRESS_MAX_NESTING: u32 = TUNNEL_RECURSION_LIMIT - 2;
+
 /// The express lane: seals and sends `skb` in the caller's context if it is small, its flow has nothing staged or in
 /// the pipeline (so it is not handed to UDP before an earlier packet of its flow; see `proto::express` for what
 /// that means on the wire), the flow's express rate allows it and there is a session. Gives the packet back
@@ -113,11 +124,10 @@ fn express(peer: &Arc<Peer>, mut skb: SkBuff, mtu: u32) -> core::result::Result<
     let Some(kp) = sending_keypair(peer) else {
         return Err(skb);
     };
-    let wg = &peer.device;
-    // Not nested: a packet this sends that is routed into the device again takes the pipeline.
-    if wg.express_busy.swap(true, Ordering::Acquire) {
+    if udp_tunnel::xmit_recursion_level() > EXPRESS_MAX_NESTING {
         return Err(skb);
     }
+    let wg = &peer.device;
     let hash = skb.hash();
     let nonce = {
         let mut ring = peer.tx_ring.lock();
@@ -130,7 +140,6 @@ fn express(peer: &Arc<Peer>, mut skb: SkBuff, mtu: u32) -> core::result::Result<
         }
     };
     let Some(nonce) = nonce else {
-        wg.express_busy.store(false, Ordering::Release);
         return Err(skb);
     };
     skb.scrub_packet(false);
@@ -144,7 +153,6 @@ fn express(peer: &Arc<Peer>, mut skb: SkBuff, mtu: u32) -> core::result::Result<
             false
         }
     };
-    wg.express_busy.store(false, Ordering::Release);
     if !sent {
         // Counted once, as an error (the pipeline counts the same way).
         wg.stats.tx_errors.fetch_add(1, Ordering::Relaxed);
