@@ -7,9 +7,9 @@
 # device's own indices, and handshake-initiation floods with a valid mac1 (and a valid mac2 once a cookie is
 # obtained). Meanwhile a ping runs through the tunnel. Asserted: no splat (runner), the flow loses at most 20%
 # during the flood and none afterwards, the device answered the flood with cookie replies (counted on the wire by
-# an iptables rule on the 92-byte UDP datagrams the device sends), a user-space busy loop keeps at least 15% of the
-# CPU it had before (the flood does not starve the machine), and the device still handshakes afterwards. kmemleak
-# (debug kernel) is scanned by the runner at the end.
+# an iptables rule on the 92-byte UDP datagrams the device sends; on the normal kernel only, see below), a
+# user-space busy loop keeps at least 15% of the CPU it had before (the flood does not starve the machine), and the
+# device still handshakes afterwards. kmemleak (debug kernel) is scanned by the runner at the end.
 #
 # RWG_FUZZ_PACKETS sets the number of datagrams (CI default below; `make soak` sends 10 million).
 # timeout: 1500
@@ -79,7 +79,14 @@ log "cpu during the fuzz: ${busy}% busy (softirq ${softirq}%, system ${sys}%); c
 log "cookie replies sent by the device: $cookies; received by the fuzzer: $(val cookie_replies), valid $(val cookies_valid)"
 n2 ip -s link show wg0 | sed 's/^/# /'
 [ "$loss" -le 20 ] || fail "the real flow lost $loss% during the fuzz"
-[ "${cookies:-0}" -gt 0 ] || fail "the handshake flood was not answered with cookie replies"
+# Cookie replies are owed only under load (the handshake queue backs up). On the normal kernel the fuzzer sends
+# thousands of initiations a second, far more than the handshake worker can take; on the debug kernel it manages
+# about 75 datagrams a second in all (session 11: 0 cookie replies, and none owed), so there it is not asserted.
+if ((RWG_TIME_FACTOR == 1)); then
+	[ "${cookies:-0}" -gt 0 ] || fail "the handshake flood was not answered with cookie replies"
+else
+	log "cookie replies not asserted at time factor $RWG_TIME_FACTOR: $((sent / (secs > 0 ? secs : 1))) datagrams/s do not load the device"
+fi
 [ "$ratio" -ge 15 ] || fail "the canary got only $ratio% of its baseline CPU during the fuzz"
 
 # Afterwards: the flow is intact, and a fresh handshake still works (the flood left no state behind).
