@@ -203,15 +203,20 @@ wg_pair() {
 	ip -n "$NS2" link set wg0 up
 }
 
-# impl_pair IMPL: wg_pair on the implementation IMPL ("c": the C wireguard.ko, "rust_wg"), the other one unloaded,
-# without IPv6 on wg0 (IPv6 multicast listener reports to no peer would count as transmit errors at random times).
-# For tests that run one scenario on both and compare.
-impl_pair() {
+# use_impl IMPL: the implementation IMPL ("c": the C wireguard.ko, "rust_wg") loaded, the other one unloaded.
+use_impl() {
 	case "$1" in
 	c) rust_wg_loaded && unload_rust_wg; load_c_wireguard || fail "modprobe wireguard" ;;
 	rust_wg) unload_c_wireguard 2>/dev/null || true; rust_wg_loaded || load_rust_wg || fail "insmod rust_wg" ;;
-	*) fail "impl_pair: unknown implementation $1" ;;
+	*) fail "use_impl: unknown implementation $1" ;;
 	esac
+}
+
+# impl_pair IMPL: wg_pair on the implementation IMPL (use_impl), without IPv6 on wg0 (IPv6 multicast listener
+# reports to no peer would count as transmit errors at random times). For tests that run one scenario on both and
+# compare.
+impl_pair() {
+	use_impl "$1"
 	wg_pair
 	n1 sysctl -qw net.ipv6.conf.wg0.disable_ipv6=1
 	n2 sysctl -qw net.ipv6.conf.wg0.disable_ipv6=1
@@ -227,6 +232,11 @@ versus_c() {
 	r=$(run rust_wg)
 	log "rust_wg:  $1 = $r"
 	assert_eq "$r" "$c" "rust_wg vs the C driver: $1"
+}
+
+# iperf_bps FILE: the received bit rate of an `iperf3 -J` run.
+iperf_bps() {
+	python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]))' "$1"
 }
 
 # wait_ping NS ADDR [TRIES]: the first packets wait for the handshake (X25519 is slow under TCG); allow 20 s (times

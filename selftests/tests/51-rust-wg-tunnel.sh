@@ -29,8 +29,7 @@ n1 iperf3 -c 10.99.0.2 -p 5201 -t 3 -J >"$RESULTS/51-iperf-1to2.json" || fail "i
 n2 iperf3 -s -D -1 -p 5202
 sleep 0.5
 n1 iperf3 -c 10.99.0.2 -p 5202 -t 3 -R -J >"$RESULTS/51-iperf-2to1.json" || fail "iperf3 2->1"
-bps() { python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]))' "$1"; }
-log "iperf3 1->2 $(bps "$RESULTS/51-iperf-1to2.json") bit/s, 2->1 $(bps "$RESULTS/51-iperf-2to1.json") bit/s"
+log "iperf3 1->2 $(iperf_bps "$RESULTS/51-iperf-1to2.json") bit/s, 2->1 $(iperf_bps "$RESULTS/51-iperf-2to1.json") bit/s"
 
 # The peer's transfer counters are what the device counts (one peer per device), and each side's rx is what the
 # other sent (less at most 1% lost on the veth) once the traffic has stopped. The two are read one after the other,

@@ -12,7 +12,6 @@ ALT_KO="$(dirname "$RUST_WG_KO")/rustwg_alt.ko"
 [ -f "$ALT_KO" ] || fail "rustwg_alt.ko not built at $ALT_KO"
 [ -x "${WGCTL:-}" ] || skip "wgctl not built at ${WGCTL:-<unset>}"
 command -v wg >/dev/null || skip "wg (wireguard-tools) not installed"
-bps() { python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]))' "$1"; }
 
 # peer_test OTHER_IF WHAT KIND TOOL...: ns1 runs the other implementation on OTHER_IF (up, 10.98.0.1, fd98::1,
 # port 51820), ns2 runs rust_wg (link kind KIND, configured with TOOL...). The first ping goes from INITIATOR's side.
@@ -42,7 +41,7 @@ peer_test() {
 		n2 iperf3 -s -D -1 -p 5202
 		sleep 0.5
 		n1 timeout "$(slow 30)" iperf3 -c 10.98.0.2 -p 5202 -t 2 -R -J >"$RESULTS/52-rust-to-$what.json" || fail "iperf3 rust_wg -> $what"
-		log "$what -> rust_wg $(bps "$RESULTS/52-$what-to-rust.json") bit/s, rust_wg -> $what $(bps "$RESULTS/52-rust-to-$what.json") bit/s"
+		log "$what -> rust_wg $(iperf_bps "$RESULTS/52-$what-to-rust.json") bit/s, rust_wg -> $what $(iperf_bps "$RESULTS/52-rust-to-$what.json") bit/s"
 	fi
 	n1 wg show "$other" latest-handshakes | contains -v '	0$' || fail "$what shows no handshake"
 	ip netns exec "$NS2" "$@" show rwg0 latest-handshakes | contains -v '	0$' || fail "rust_wg shows no handshake"

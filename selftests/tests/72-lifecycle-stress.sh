@@ -68,7 +68,7 @@ done
 wait $iperf || { tail -n 20 "$RESULTS/72-iperf.json"; fail "the TCP flow through the tunnel died during the churn"; }
 for p in "${pids[@]:1}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 pids=("${pids[0]}")
-bps=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]))' "$RESULTS/72-iperf.json")
+bps=$(iperf_bps "$RESULTS/72-iperf.json")
 n1 ping -c 2 -W 2 10.99.0.2 >/dev/null || fail "tunnel after the churn"
 log "churn: $devs devices and $peers peers created and deleted in ${CHURN}s under a TCP flow ($bps bit/s) and dumps"
 

@@ -30,10 +30,7 @@ levels_diag() {
 # run IMPL: the scenario on IMPL ("c" or "rust_wg"), the other one unloaded.
 run() {
 	local impl=$1 l n o ns ep top lost f p1 bps
-	case "$impl" in
-	c) rust_wg_loaded && unload_rust_wg; load_c_wireguard || fail "modprobe wireguard" ;;
-	rust_wg) unload_c_wireguard 2>/dev/null || true; load_rust_wg || fail "insmod rust_wg" ;;
-	esac
+	use_impl "$impl"
 	mark=$(dmesg_mark)
 	ns_pair
 	# Level L: wgL in both namespaces, inner network 10.100.L.0/24, ports 52000+L; its endpoint is the peer's
@@ -83,8 +80,7 @@ run() {
 		dmesg_since "$mark" | grep 'Dead loop' | head -n 3 >&2
 		fail "$impl: a send was dropped as a routing loop"
 	fi
-	bps=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]))' \
-		"$RESULTS/84-iperf-$impl.json")
+	bps=$(iperf_bps "$RESULTS/84-iperf-$impl.json")
 	log "$impl: $LEVELS levels, a session on each, 2 x 200 small pings without loss, TCP $bps bit/s"
 	ns_cleanup
 	case "$impl" in
