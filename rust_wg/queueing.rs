@@ -124,6 +124,17 @@ fn free_slots(n: usize, flags: kernel::alloc::Flags) -> Result<KVec<Slot>> {
     Ok(slots)
 }
 
+/// A boxed [`Express`] state waiting for `last` (atomic context: under a ring's lock).
+///
+/// Out of line and cold: the state's ~800-byte initial value is built on the stack before it is moved into the box,
+/// and inlined it would be in the frame of every [`OrderRing::may_express`], which runs in `ndo_start_xmit` (nested
+/// once per stacked device) for every small packet, while this runs once per ring.
+#[cold]
+#[inline(never)]
+fn new_express(last: u32) -> Option<KBox<Express>> {
+    KBox::new(Express::waiting_for(last), GFP_ATOMIC).ok()
+}
+
 impl OrderRing {
     /// An empty ring without memory; the first admission gives it `cap` slots, and it grows up to `max` (both
     /// powers of two).
@@ -212,9 +223,9 @@ impl OrderRing {
         let e = match &mut self.express {
             Some(e) => e,
             None => {
-                // The admissions before now were not recorded: every key waits for the last of them (atomic
-                // context: under the ring's lock). Without memory, the packet takes the pipeline.
-                let Ok(e) = KBox::new(Express::waiting_for(tail.wrapping_sub(1)), GFP_ATOMIC) else {
+                // The admissions before now were not recorded: every key waits for the last of them. Without
+                // memory, the packet takes the pipeline.
+                let Some(e) = new_express(tail.wrapping_sub(1)) else {
                     return false;
                 };
                 self.express.insert(e)
