@@ -66,7 +66,6 @@ VARIANT=$variant
 RWG_TIME_FACTOR=$RWG_TIME_FACTOR
 TESTS="${tests[*]}"
 TESTS_DIR=$tests_dir
-RUST_WG_GO_INTEROP=${RUST_WG_GO_INTEROP:-0}
 EOT
 
 echo "vm: ${#tests[@]} tests, kernel $kbuild, results $results, time factor $RWG_TIME_FACTOR"

@@ -4,8 +4,7 @@
 # v4/v6, a short iperf3 both ways.
 # - rust_wg against the C wireguard.ko: rust_wg is the side-by-side rustwg_alt.ko (link kind and genl family
 #   "rustwg"), configured with wgctl --family rustwg; the C side with wg.
-# - rust_wg against wireguard-go (opt-in, RUST_WG_GO_INTEROP=1): rust_wg.ko (drop-in) and wireguard-go, both
-#   configured with wg (wireguard-go through its UAPI socket).
+# The full matrix (rust_wg, C and wireguard-go; outer v6, preshared keys, rekey, roaming, cookie replies) is test 85.
 . "$RUST_WG_TOP/selftests/lib.sh"
 
 ALT_KO="$(dirname "$RUST_WG_KO")/rustwg_alt.ko"
@@ -50,7 +49,6 @@ peer_test() {
 
 cleanup() {
 	ns_cleanup
-	pkill -x wireguard-go 2>/dev/null || true
 	rmmod rustwg_alt 2>/dev/null || true
 	rust_wg_loaded && unload_rust_wg
 	unload_c_wireguard 2>/dev/null || true
@@ -76,17 +74,3 @@ done
 rmmod rustwg_alt || fail "rmmod rustwg_alt"
 unload_c_wireguard || fail "rmmod wireguard (C)"
 
-# wireguard-go against the drop-in rust_wg.ko. Opt-in until it is reliable here (see the note of h5-conf).
-if [ "${RUST_WG_GO_INTEROP:-0}" = 1 ] && command -v wireguard-go >/dev/null && [ -c /dev/net/tun ]; then
-	load_rust_wg || fail "insmod rust_wg"
-	ns_pair
-	n1 env WG_PROCESS_FOREGROUND=0 wireguard-go wgo52 </dev/null >/dev/null 2>&1 || fail "wireguard-go"
-	ip -n "$NS1" addr add 10.98.0.1/24 dev wgo52
-	ip -n "$NS1" addr add fd98::1/64 dev wgo52 nodad
-	ip -n "$NS1" link set wgo52 up
-	peer_test wgo52 go wireguard go wg
-	ip -n "$NS1" link del wgo52 || true
-	log "rust_wg <-> wireguard-go"
-else
-	log "wireguard-go interop not run (set RUST_WG_GO_INTEROP=1; needs wireguard-go and /dev/net/tun)"
-fi

@@ -23,6 +23,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Set by SIGTERM or SIGINT: stop sending and print the summary (a test stops a flood once it has seen enough).
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+fn stop_on_signals() {
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe { libc::signal(sig, on_stop_signal as extern "C" fn(libc::c_int) as libc::sighandler_t) };
+    }
+}
+
 const INIT_LEN: usize = 148;
 const RESP_LEN: usize = 92;
 const COOKIE_LEN: usize = 64;
@@ -397,7 +411,8 @@ pub(crate) fn run(a: &Args) -> Result<(), String> {
     let mut last_report = start;
     let mut rbuf = [0u8; 2048];
     println!("# wgfuzz packets: seed {seed}, target {target}, count {count}, batch {batch}");
-    while sent < count && (seconds == 0 || start.elapsed().as_secs() < seconds) {
+    stop_on_signals();
+    while sent < count && (seconds == 0 || start.elapsed().as_secs() < seconds) && !STOP.load(Ordering::Relaxed) {
         if sent % 4096 < batch as u64 {
             let c = cap.lock().unwrap_or_else(|e| e.into_inner());
             g.replay.clone_from(&c.to_target);
