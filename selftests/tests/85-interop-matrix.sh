@@ -37,10 +37,11 @@ cleanup() {
 	pkill -x wireguard-go 2>/dev/null || true
 	rmmod rustwg_alt 2>/dev/null || true
 	unload_c_wireguard 2>/dev/null || true
+	rm -rf "$tmp"
 	return 0
 }
-trap cleanup EXIT
 tmp=$(mktemp -d)
+trap cleanup EXIT
 load_c_wireguard || fail "modprobe wireguard (C)"
 insmod "$ALT_KO" || fail "insmod rustwg_alt.ko"
 
