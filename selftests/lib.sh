@@ -239,6 +239,9 @@ iperf_bps() {
 	python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]))' "$1"
 }
 
+# ping_counts FILE: "TRANSMITTED RECEIVED" from the summary line of a ping's output in FILE (nothing if it has none).
+ping_counts() { sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1 \2/p' "$1"; }
+
 # wait_ping NS ADDR [TRIES]: the first packets wait for the handshake (X25519 is slow under TCG); allow 20 s (times
 # RWG_TIME_FACTOR, as are given TRIES).
 wait_ping() {

@@ -65,8 +65,7 @@ sent=$(val sent)
 [ "${sent:-0}" -ge $((COUNT / PROCS * PROCS)) ] || fail "wgfuzz sent ${sent:-0} of $COUNT"
 
 # The flow during the flood.
-tx=$(sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1/p' "$RESULTS/70-ping.txt")
-rx=$(sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\2/p' "$RESULTS/70-ping.txt")
+read -r tx rx <<<"$(ping_counts "$RESULTS/70-ping.txt")"
 [ -n "$tx" ] && [ "$tx" -gt 0 ] || fail "no ping statistics: $(tail -n 3 "$RESULTS/70-ping.txt")"
 loss=$(((tx - rx) * 100 / tx))
 read -r b0 t0 s0 y0 <<<"$c0"

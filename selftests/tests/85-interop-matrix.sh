@@ -220,8 +220,7 @@ PIDS=()
 for n in 1 2 3; do
 	for who in a b; do
 		f=$RESULTS/85-rekey-$n$who.txt
-		tx=$(sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1/p' "$f")
-		rx=$(sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\2/p' "$f")
+		read -r tx rx <<<"$(ping_counts "$f")"
 		[ -n "$tx" ] && ((tx > 100)) || fail "pair $n r$who: ping statistics: $(tail -n 2 "$f")"
 		log "pair $n r$who: $rx of $tx pings through the rekey"
 		# The handshake matrix loads the CPUs meanwhile; a key change itself loses nothing.
