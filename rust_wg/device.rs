@@ -446,26 +446,32 @@ pub(crate) struct DevPriv {
 #[pinned_drop]
 impl PinnedDrop for DevPriv {
     fn drop(self: Pin<&mut Self>) {
-        // Normally `dellink` tore everything down already; if registration failed after `newlink`, it did not.
-        teardown(&self.wg);
+        // Normally `dellink` unlinked the device already; if registration failed after `newlink`, it did not.
+        unlink(&self.wg);
+        destroy(&self.wg);
     }
 }
 
-/// Tears the device down (the C `wg_destruct` minus freeing); idempotent. Process context, RTNL held or the device
-/// unreachable.
+/// Unlinks the device from everything that can reach it or that it holds (the C `wg_destruct` up to freeing the
+/// allowed-IPs table); idempotent. `dellink`, under RTNL, or the device unreachable.
 ///
 /// Order matters:
 /// 1. Mark dead under `cfg`, so configuration and `open` stop adding peers and sockets.
 /// 2. Take it out of the registry, so netlink cannot find it any more.
 /// 3. Close the sockets: no new packets arrive; waits for receive callbacks in flight.
-/// 4. Remove every peer (see `peer::remove`: stops its timer, drops its keys and index entries and queued packets).
+/// 4. Remove every peer (see `peer::remove`: stops its timer, drops its keys and index entries and queued packets,
+///    and deletes its NAPI context, which holds a `net_device` reference).
 /// 5. Take the workqueue out and drop it, which drains work already queued (work never takes RTNL or `cfg` for
 ///    longer than a lookup, so this cannot deadlock); nothing can be queued after the take. Then the same for the
 ///    crypt workqueue (`stop_workers`), dropping the jobs left, the packets that came back to the peers' rings and
 ///    those a consumer queued for delivery after its peer's removal.
-/// 6. Drop the incoming handshakes still queued and any index entry left, and withdraw the `net_device` reference after a grace period (so no
-///    RCU reader still uses it), which lets `unregister_netdevice` finish.
-fn teardown(wg: &Arc<Device>) {
+/// 6. Drop the incoming handshakes still queued and any index entry left, and withdraw the `net_device` reference
+///    after a grace period (so no RCU reader still uses it), which lets `unregister_netdevice` finish.
+///
+/// Every step costs a bounded amount per peer. The allowed-IPs table, which may have hundreds of thousands of
+/// nodes, stays: freeing it under RTNL stalled every other RTNL user for minutes on the debug kernel (netns.sh's
+/// 130560-prefix peer). [`destroy`] frees it once RTNL is released.
+fn unlink(wg: &Arc<Device>) {
     let peers = {
         let mut c = wg.cfg.lock();
         if c.dead {
@@ -502,16 +508,23 @@ fn teardown(wg: &Arc<Device>) {
     if n != 0 {
         pr_warn!("rust_wg: {} index entries left at teardown\n", n);
     }
-    // Both are freed from RCU callbacks (the module's exit waits for them with `rcu::barrier`); grace periods
-    // are slow, and unregistering waits for the `net_device` reference anyway. Except a table that still has
-    // prefixes (the peers above were removed without touching it): it may have many thousands of nodes, too many
-    // to free in softirq context (see `allowedips::Update::commit`), so it is freed here after a grace period.
-    let bulk = wg.allowedips.get(&rcu::read_lock()).is_some_and(|t| !t.is_empty());
-    crate::allowedips::free_old(wg.allowedips.replace(None), bulk);
-    crate::wg_debug!(wg, "Interface destroyed");
+    // Freed from an RCU callback (the module's exit waits for it with `rcu::barrier`): grace periods are slow, and
+    // unregistering waits for the reference anyway.
     if let Err(old) = wg.netdev.replace(None).free_deferred(GFP_KERNEL) {
         drop(old.into_inner());
     }
+}
+
+/// Frees what [`unlink`] left: the allowed-IPs table, whose nodes hold the last references to the removed peers.
+/// The private data's destructor: process context, after the last `net_device` reference is gone and RTNL is
+/// released (`netdev_run_todo`), like the C `wg_destruct`.
+fn destroy(wg: &Device) {
+    // An empty table is freed from an RCU callback; one with prefixes (the peers were removed without touching it)
+    // may have many thousands of nodes, too many to free in softirq context (see `allowedips::Update::commit`), so
+    // here after a grace period.
+    let bulk = wg.allowedips.get(&rcu::read_lock()).is_some_and(|t| !t.is_empty());
+    crate::allowedips::free_old(wg.allowedips.replace(None), bulk);
+    crate::wg_debug!(wg, "Interface destroyed");
 }
 
 #[vtable]
@@ -669,7 +682,7 @@ impl LinkOps for DevPriv {
     fn dellink(dev: &NetDevice<Self>, rtnl: &Rtnl) {
         let wg = dev.data().wg.clone();
         wg.refresh_name(dev.untyped(), rtnl);
-        teardown(&wg);
+        unlink(&wg);
     }
 }
 
