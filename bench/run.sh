@@ -228,7 +228,7 @@ boot() {
 		timeout --foreground -k 10 $((budget + 1800)) \
 			vng --run "$kbuild/arch/x86/boot/bzImage" "${accel[@]}" "${vm_args[@]}" \
 			--rodir "$RUST_WG_CACHE=$RUST_WG_CACHE" \
-			--append "nmi_watchdog=0" --exec "$guest_cmd" >>"$raw/console.log" 2>&1
+			--append "nmi_watchdog=0 no5lvl" --exec "$guest_cmd" >>"$raw/console.log" 2>&1
 	fi
 }
 # A VM that dies before the guest script starts (e.g. another vng run racing on the build directory's module
