@@ -246,8 +246,9 @@ impl Device {
             // Every peer goes, so the new table is empty (the C `wg_peer_remove_all` frees the whole trie too).
             let old = c.peers.take();
             ips.clear();
+            let mut napis = kernel::net::napi::NapiDelBatch::new();
             for p in old.iter() {
-                crate::peer::remove(self, p);
+                crate::peer::remove_into(self, p, &mut napis);
             }
         }
 

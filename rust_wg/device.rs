@@ -31,6 +31,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{
     net::{
         dev::{self, Device as NetDevice, DeviceOps, PcpuStats, Setup, Stats64},
+        napi::NapiDelBatch,
         ns::{Namespace, WeakNamespace},
         pernet::PernetOps,
         rtnl::{ExtAck, LinkOps, Rtnl},
@@ -460,7 +461,7 @@ impl PinnedDrop for DevPriv {
 /// 2. Take it out of the registry, so netlink cannot find it any more.
 /// 3. Close the sockets: no new packets arrive; waits for receive callbacks in flight.
 /// 4. Remove every peer (see `peer::remove`: stops its timer, drops its keys and index entries and queued packets,
-///    and deletes its NAPI context, which holds a `net_device` reference).
+///    and deletes its NAPI context, which holds a `net_device` reference; one grace period for all the contexts).
 /// 5. Take the workqueue out and drop it, which drains work already queued (work never takes RTNL or `cfg` for
 ///    longer than a lookup, so this cannot deadlock); nothing can be queued after the take. Then the same for the
 ///    crypt workqueue (`stop_workers`), dropping the jobs left, the packets that came back to the peers' rings and
@@ -483,9 +484,12 @@ fn unlink(wg: &Arc<Device>) {
     };
     registry_remove(wg);
     wg.close_sockets();
+    let mut napis = NapiDelBatch::new();
     for p in peers.iter() {
-        crate::peer::remove(wg, p);
+        crate::peer::remove_into(wg, p, &mut napis);
     }
+    // One grace period for all the NAPI contexts; their `net_device` references go with it.
+    drop(napis);
     // No more packets are admitted (sockets closed, peers dead): drain the workqueue (handshakes and the
     // pipeline), then drop what came back.
     wg.stop_workers();

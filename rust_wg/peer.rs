@@ -23,7 +23,7 @@ use crate::wg_debug;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::{
     net::{
-        napi::{Napi, POLL_WEIGHT},
+        napi::{Napi, NapiDelBatch, POLL_WEIGHT},
         skbuff::SkBuffHead,
         udp_tunnel::DstCache,
     },
@@ -475,14 +475,21 @@ impl Peer {
 /// 4. Drop staged packets. Work still queued holds its own reference and finds the peer dead; nothing requeues
 ///    work or schedules the NAPI context for a dead peer, and the context is deleted last.
 pub(crate) fn remove(wg: &Device, peer: &Arc<Peer>) {
+    remove_into(wg, peer, &mut NapiDelBatch::new());
+}
+
+/// [`remove`] for one of many peers going at once: the NAPI context is deleted into `batch`, which waits for one
+/// grace period for all of them when the caller drops it (instead of one per peer, an expedited one under RTNL:
+/// seconds for a few thousand peers) and holds their last references until then.
+pub(crate) fn remove_into(wg: &Device, peer: &Arc<Peer>, batch: &mut NapiDelBatch<Peer>) {
     crate::config::notify(|h| h.peer_removed, wg, peer);
     {
         let _hs = peer.handshake.lock();
         peer.dead.store(true, Ordering::Relaxed);
     }
     peer.stop();
-    // Waits for a running poll; drops the context's references to the peer and the device.
-    peer.napi.del();
+    // Waits for a running poll; the batch drops the context's references to the peer and the device.
+    peer.napi.del_into(batch);
     peer.deliver.purge();
     // A consumer parked before the peer died (none parks after: `park_rx` checks under this lock).
     let parked = peer.rx_parked.lock().take();
