@@ -443,7 +443,6 @@ pub(crate) struct DevPriv {
     wg: Arc<Device>,
 }
 
-
 #[pinned_drop]
 impl PinnedDrop for DevPriv {
     fn drop(self: Pin<&mut Self>) {

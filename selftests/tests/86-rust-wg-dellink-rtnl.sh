@@ -68,6 +68,12 @@ run() {
 
 for conf in table peers; do
 	for impl in c rust_wg; do
+		if [ $impl = c ] && [ $conf = table ] && ((RWG_TIME_FACTOR > 1)); then
+			# The C driver frees the whole table from one RCU callback: on the debug kernel a 100-second soft lockup
+			# (a splat, which fails the test); the control is the normal kernel's.
+			log "table, c: not run at time factor $RWG_TIME_FACTOR (the C driver's table free soft-locks a CPU there)"
+			continue
+		fi
 		run $impl $conf
 		read -r max median probes secs <"$tmp/result"
 		[ -n "$max" ] || fail "$impl, $conf: no probe result"
