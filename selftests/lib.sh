@@ -239,6 +239,17 @@ iperf_bps() {
 	python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]))' "$1"
 }
 
+# len_packets NS CHAIN LENGTH...: how many packets NS's iptables CHAIN rules of the given IP total lengths (rules
+# with `-m length --length L`) have counted, summed over the rules; 0 if there is none. Tests count WireGuard messages
+# on the wire by length: (IPv4) initiation 176, response 120, cookie reply 92, keepalive 60.
+len_packets() {
+	local ns=$1 chain=$2
+	shift 2
+	ip netns exec "$ns" iptables -L "$chain" -v -x -n |
+		awk -v want=" $* " '{ for (i = 1; i < NF; i++) if ($i == "length" && index(want, " " $(i + 1) " ")) n += $1 }
+			END { print n + 0 }'
+}
+
 # ping_counts FILE: "TRANSMITTED RECEIVED" from the summary line of a ping's output in FILE (nothing if it has none).
 ping_counts() { sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1 \2/p' "$1"; }
 

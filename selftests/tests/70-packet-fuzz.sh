@@ -33,7 +33,6 @@ tunnel_up
 
 # Cookie replies on the wire: the device in NS2 sends them from its port, 64 bytes of payload (IPv4 total 92).
 n2 iptables -A OUTPUT -p udp --sport 51002 -m length --length 92 -j ACCEPT || fail "iptables rule"
-cookies_out() { n2 iptables -L OUTPUT -v -x -n | awk '/length 92/ { print $1; exit }'; }
 
 base=$(canary 3)
 log "canary baseline: $base iterations in 3 s"
@@ -71,7 +70,7 @@ loss=$(((tx - rx) * 100 / tx))
 read -r b0 t0 s0 y0 <<<"$c0"
 read -r b1 t1 s1 y1 <<<"$c1"
 busy=$(((b1 - b0) * 100 / (t1 - t0))); softirq=$(((s1 - s0) * 100 / (t1 - t0))); sys=$(((y1 - y0) * 100 / (t1 - t0)))
-cookies=$(cookies_out)
+cookies=$(len_packets "$NS2" OUTPUT 92)
 ratio=$((under * 100 / (base > 0 ? base : 1)))
 log "fuzz: $sent datagrams in ${secs}s ($((sent / (secs > 0 ? secs : 1)))/s, $PROCS senders); ping through the tunnel meanwhile: $rx/$tx ($loss% loss)"
 log "cpu during the fuzz: ${busy}% busy (softirq ${softirq}%, system ${sys}%); canary kept ${ratio}% ($under vs $base)"

@@ -57,7 +57,7 @@ run() {
 		sleep 0.5
 	done
 	pk=$(($(stat "$NS2" rx_packets) - pk0))
-	honest=$(n2 iptables -L INPUT -v -x -n | awk '/length (176|120|60)$/ { n += $1 } END { print n + 0 }')
+	honest=$(len_packets "$NS2" INPUT 176 120 60)
 	((honest == 0)) || log "$1: $honest handshake or keepalive packets received while the dishonest ones were sent" >&2
 	pk=$((pk - honest))
 	# 3 packets to an address no peer has (answered with "host unreachable" by the C driver and rust_wg).

@@ -32,7 +32,7 @@ n2 iptables -A OUTPUT -p udp --sport 51822 -m length --length 120 -j ACCEPT || f
 ip -n "$NS1" link set wg0 up
 ip -n "$NS2" link set wg0 up
 # Packets of the OUTPUT rule matching 176 (initiations) or 120 (responses) bytes.
-sent() { n2 iptables -L OUTPUT -v -x -n | awk -v l="length $1" 'index($0, l) && n == "" { n = $1 } END { print n + 0 }'; }
+sent() { len_packets "$NS2" OUTPUT "$1"; }
 
 # ns2's handshake messages as they leave, with the kernel's timestamps (the shell's own timing stretches on a slow
 # kernel: session 12's debug run took 18 s for the steps below): "TYPE SECONDS" lines.

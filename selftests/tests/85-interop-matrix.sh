@@ -285,7 +285,7 @@ cookie() { # cookie N RESPONDER_SIDE
 	# Start the real initiator once the responder is under load, i.e. answers the flood with cookie replies (an
 	# unloaded host: the C driver took the first initiation before its queue filled, and sent none to it).
 	ip netns exec "$rns" iptables -A OUTPUT -p udp --sport $port -m length --length 92 -j ACCEPT || fail "iptables"
-	under_load() { (($(ip netns exec "$rns" iptables -L OUTPUT -v -x -n | awk '/length 92/ { print $1; exit }') > 0)); }
+	under_load() { (($(len_packets "$rns" OUTPUT 92) > 0)); }
 	if ((RWG_TIME_FACTOR == 1)); then
 		wait_for 30 under_load || fail "pair $n: $rimpl sent no cookie reply to the flood"
 	else
@@ -295,7 +295,7 @@ cookie() { # cookie N RESPONDER_SIDE
 	kill -0 $flood 2>/dev/null || ok=2
 	kill $flood 2>/dev/null || true # wgfuzz stops at SIGTERM and prints its summary
 	wait $flood 2>/dev/null || true
-	cookies=$(ip netns exec "$ins" iptables -L INPUT -v -x -n | awk '/length 92/ { print $1; exit }')
+	cookies=$(len_packets "$ins" INPUT 92)
 	ip netns exec "$ins" iptables -F INPUT
 	ip netns exec "$rns" iptables -F OUTPUT
 	log "pair $n, $rimpl flooded ($(tail -n 1 "$RESULTS/85-flood-$n$r.txt" | cut -d' ' -f1-3)); the initiator got" \
